@@ -1,0 +1,7 @@
+'use strict';
+module.exports = {
+  spec: ['dist/test/**/*.test.js'],
+  reporter: './test/summary-reporter.js',
+  timeout: 20000,
+  exit: true,
+};
