@@ -1,0 +1,209 @@
+import { EventEmitter } from 'events';
+import * as mqtt from 'mqtt';
+import type { SecureContextOptions } from 'tls';
+import { Backoff, type BackoffOptions } from '../connection/backoff';
+
+export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
+
+export interface MqttConnectionOptions {
+  /** mqtt://host:port, mqtts://host:port or wss://host:port/path */
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  /** TLS options (ca, cert, key, rejectUnauthorized, servername) for mqtts / wss. */
+  tls?: SecureContextOptions & { rejectUnauthorized?: boolean; servername?: string };
+  /** Seconds; the MQTT keep-alive also detects half-open connections. */
+  keepalive?: number;
+  connectTimeoutMs?: number;
+  /** How long a QoS 1 publish may wait for its PUBACK. */
+  actionTimeoutMs?: number;
+  backoff?: BackoffOptions;
+}
+
+type MessageHandler = (topic: string, payload: Buffer) => void;
+
+export class NotConnectedError extends Error {
+  constructor() {
+    super('not connected');
+    this.name = 'NotConnectedError';
+  }
+}
+
+/**
+ * One MQTT client with our own reconnect policy (exponential backoff with jitter, capped), state
+ * events, subscriptions restored after every reconnect, and publishes that settle on PUBACK.
+ */
+export class MqttConnection extends EventEmitter {
+  state: ConnectionState = 'disconnected';
+  lastError?: Error;
+  reconnects = 0;
+  private client?: mqtt.MqttClient;
+  private readonly backoff: Backoff;
+  private reconnectTimer?: NodeJS.Timeout;
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
+  private stopped = true;
+
+  constructor(private readonly options: MqttConnectionOptions) {
+    super();
+    this.backoff = new Backoff(options.backoff);
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  private connect(): void {
+    this.setState('connecting');
+    const { url, clientId, username, password, tls, keepalive, connectTimeoutMs } = this.options;
+    const connectOptions: mqtt.IClientOptions = {
+      clientId,
+      username,
+      password,
+      keepalive: keepalive ?? 30,
+      connectTimeout: connectTimeoutMs ?? 30000,
+      reconnectPeriod: 0,
+      clean: true,
+      protocolVersion: 4,
+      resubscribe: false,
+      queueQoSZero: false,
+      ...(tls as mqtt.IClientOptions),
+    };
+    const client = mqtt.connect(url, connectOptions);
+    this.client = client;
+    client.on('connect', () => {
+      this.backoff.reset();
+      this.lastError = undefined;
+      const filters = [...this.handlers.keys()];
+      if (filters.length === 0) return this.setState('connected');
+      client.subscribe(filters, { qos: 1 }, (err, granted) => {
+        const refused = granted?.find((g) => g.qos === 128);
+        if (err || refused) {
+          this.lastError = err ?? new Error(`subscription to ${refused!.topic} refused by the broker`);
+          this.emit('error', this.lastError);
+        }
+        this.setState('connected');
+      });
+    });
+    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    client.on('error', (err) => {
+      this.lastError = err;
+      this.emit('error', err);
+    });
+    client.on('close', () => {
+      if (this.client !== client) return;
+      this.setState('disconnected');
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.reconnectTimer) return;
+    const delay = this.backoff.next();
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.stopped) return;
+      this.reconnects++;
+      const old = this.client;
+      this.client = undefined;
+      old?.removeAllListeners();
+      old?.on('error', () => undefined);
+      old?.end(true);
+      this.connect();
+    }, delay);
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.emit('state', state, this.lastError);
+  }
+
+  private dispatch(topic: string, payload: Buffer): void {
+    for (const [filter, handlers] of this.handlers) {
+      if (!topicMatches(filter, topic)) continue;
+      for (const handler of handlers) handler(topic, payload);
+    }
+  }
+
+  subscribe(filter: string, handler: MessageHandler): void {
+    let set = this.handlers.get(filter);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(filter, set);
+      if (this.state === 'connected') {
+        this.client?.subscribe(filter, { qos: 1 }, (err, granted) => {
+          if (err || granted?.[0]?.qos === 128) {
+            this.emit('error', err ?? new Error(`subscription to ${filter} refused by the broker`));
+          }
+        });
+      }
+    }
+    set.add(handler);
+  }
+
+  unsubscribe(filter: string, handler: MessageHandler): void {
+    const set = this.handlers.get(filter);
+    if (!set) return;
+    set.delete(handler);
+    if (set.size === 0) {
+      this.handlers.delete(filter);
+      if (this.state === 'connected') this.client?.unsubscribe(filter);
+    }
+  }
+
+  /** Publishes and settles when the broker acknowledged it (QoS 1) or it was written (QoS 0). */
+  publish(topic: string, payload: string | Buffer, qos: 0 | 1 = 1): Promise<void> {
+    const client = this.client;
+    if (!client || this.state !== 'connected') return Promise.reject(new NotConnectedError());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no acknowledgement within ${this.options.actionTimeoutMs ?? 30000} ms`)),
+        this.options.actionTimeoutMs ?? 30000,
+      );
+      client.publish(topic, payload, { qos }, (err) => {
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  /** Disconnects and settles within `timeoutMs` even if the broker does not answer. */
+  async stop(timeoutMs = 2000): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          client.end(true);
+          resolve();
+        }, timeoutMs);
+        client.end(false, {}, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      client.removeAllListeners();
+    }
+    this.setState('disconnected');
+  }
+}
+
+/** MQTT topic filter matching, with `+`, `#` and `$share/<group>/` prefixes. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter;
+  const fl = f.split('/');
+  const tl = topic.split('/');
+  for (let i = 0; i < fl.length; i++) {
+    if (fl[i] === '#') return true;
+    if (i >= tl.length) return false;
+    if (fl[i] !== '+' && fl[i] !== tl[i]) return false;
+  }
+  return fl.length === tl.length;
+}

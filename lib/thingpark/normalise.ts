@@ -1,0 +1,167 @@
+import {
+  DocumentError,
+  isDocumentType,
+  TYPES_WITHOUT_DEVEUI,
+  type Connectivity,
+  type DocumentBody,
+  type DocumentInfo,
+  type DocumentType,
+  type ThingParkDocument,
+} from './document-types';
+
+/**
+ * Fields ThingPark documents carry as numbers in typed JSON and as strings in untyped JSON and XML
+ * (reference/thingpark.md, field tables of actility/tpx-iot-flow-doc). Only these are converted:
+ * hex fields such as Lrcid "00000206" or DevAddr must stay strings.
+ */
+const NUMERIC_FIELDS = new Set([
+  'FPort', 'FCntUp', 'FCntDn', 'ADRbit', 'ACKbit', 'MType', 'LrrRSSI', 'LrrSNR', 'LrrESP', 'SpFact',
+  'DevLrrCnt', 'Late', 'LrrLAT', 'LrrLON', 'InstantPER', 'MeanPER', 'TxPower', 'NbTrans', 'Frequency',
+  'DevLAT', 'DevLON', 'DevAlt', 'DevAcc', 'DevLocRadius', 'DevAltRadius', 'DevUlFCntUpUsedForLoc',
+  'DevNorthVel', 'DevEastVel', 'DevLocDilution', 'DevAltDilution', 'Chain', 'DeliveryStatus',
+  'TransmissionSlot', 'TransmissionStatus', 'LrrCnt', 'LrrSuccessCnt', 'LrrFailedCnt', 'McFCnt',
+  'Occurrence', 'Acked', 'State', 'ID', 'Confirmed', 'FlushDownlinkQueue',
+]); // prettier-ignore
+
+/** Sub-objects whose numeric fields are converted too; decoder output (`payload`, `points`) is left alone. */
+const NESTED_RADIO = new Set(['Lrrs', 'Lrr']);
+
+const NUMBER_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
+const DEVEUI_RE = /^[0-9a-fA-F]{16}$/;
+const CELLULAR_FIELDS = ['IMEI', 'IMSI', 'MSISDN', 'APN', 'ICCID'];
+const LORA_RADIO_FIELDS = ['LrrRSSI', 'LrrSNR', 'SpFact', 'Lrrid', 'Lrrs', 'Lrcid', 'DevAddr', 'SubBand'];
+
+export interface NormalisedDocument {
+  document: ThingParkDocument;
+  body: DocumentBody;
+  info: DocumentInfo;
+  /** The body as it arrived (before typing), for token verification. */
+  rawBody: DocumentBody;
+}
+
+export interface NormaliseOptions {
+  /** DevEUI known from elsewhere (an MQTT topic), used for root-less documents that lack one. */
+  devEUIHint?: string;
+  now?: () => Date;
+}
+
+/** Finds the document type and its body, with or without the root key (IoT Flow `sendMetadata` off). */
+export function detectDocument(raw: unknown): { type: DocumentType; body: DocumentBody } | undefined {
+  if (!isPlainObject(raw)) return undefined;
+  const keys = Object.keys(raw);
+  if (keys.length === 1 && isDocumentType(keys[0])) {
+    const body = raw[keys[0]];
+    return isPlainObject(body) ? { type: keys[0], body } : undefined;
+  }
+  const type = typeFromFields(raw);
+  return type ? { type, body: raw } : undefined;
+}
+
+function typeFromFields(b: Record<string, unknown>): DocumentType | undefined {
+  const has = (...names: string[]) => names.every((n) => n in b);
+  if (has('DownlinkRejectionCause')) return 'DevEUI_downlink_Rejected';
+  if (has('DeliveryStatus') && ('DeliveryFailedCause1' in b || 'TransmissionSlot' in b || has('FCntDn')))
+    return 'DevEUI_downlink_Sent';
+  if (has('TransmissionStatus') && ('LrrCnt' in b || 'LrrSuccessCnt' in b)) return 'DevEUI_multicast_summary';
+  if (has('ID', 'State') && ('LrrID' in b || 'LrrId' in b) && !('DevEUI' in b)) return 'BS_alarm';
+  if (has('ID', 'State', 'DevEUI')) return 'DevEUI_alarm';
+  if (has('payload_hex') && ('FCntUp' in b || 'FPort' in b || 'Time' in b)) return 'DevEUI_uplink';
+  if (has('DevEUI', 'Type') && !('payload_hex' in b)) return 'DevEUI_notification';
+  if (has('DevEUI', 'DevLAT', 'DevLON') && !('payload_hex' in b)) return 'DevEUI_location';
+  return undefined;
+}
+
+/**
+ * Turns any accepted form (typed JSON, untyped JSON, XML-derived object, root-less) into typed JSON
+ * with its root key, validates it, and describes it. Throws DocumentError with a clear reason.
+ */
+export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}): NormalisedDocument {
+  let detected = detectDocument(raw);
+  if (!detected && isPlainObject(raw) && options.devEUIHint) {
+    // IoT Flow's sendRawDecodedFormat sends only the decoder's output: the topic names the device.
+    detected = { type: 'DevEUI_uplink', body: { DevEUI: options.devEUIHint, payload: raw } };
+  }
+  if (!detected) {
+    throw new DocumentError(
+      isPlainObject(raw) ? 'not a ThingPark document (unknown root or fields)' : 'document must be a JSON object',
+      'unknown-type',
+    );
+  }
+  const { type } = detected;
+  const rawBody = detected.body;
+  const body = typeFields(rawBody);
+  if (body.DevEUI === undefined && options.devEUIHint && !TYPES_WITHOUT_DEVEUI.has(type)) {
+    body.DevEUI = options.devEUIHint;
+  }
+  validate(type, body);
+  if (typeof body.DevEUI === 'string') body.DevEUI = body.DevEUI.toUpperCase();
+  const now = options.now ?? (() => new Date());
+  const info: DocumentInfo = {
+    type,
+    connectivity: connectivityOf(type, body),
+    time: typeof body.Time === 'string' ? body.Time : now().toISOString(),
+  };
+  if (typeof body.DevEUI === 'string') info.devEUI = body.DevEUI;
+  if (typeof body.FPort === 'number') info.fPort = body.FPort;
+  if (typeof body.CorrelationID === 'string' && body.CorrelationID !== '') info.correlationId = body.CorrelationID;
+  return { document: { [type]: body }, body, info, rawBody };
+}
+
+function typeFields(obj: Record<string, unknown>): DocumentBody {
+  const out: DocumentBody = {};
+  for (const [key, value] of Object.entries(obj)) {
+    if (typeof value === 'string' && NUMERIC_FIELDS.has(key) && NUMBER_RE.test(value.trim())) {
+      out[key] = Number(value.trim());
+    } else if (NESTED_RADIO.has(key) && Array.isArray(value)) {
+      out[key] = value.map((v) => (isPlainObject(v) ? typeFields(v) : v));
+    } else if (NESTED_RADIO.has(key) && isPlainObject(value)) {
+      out[key] = key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+function validate(type: DocumentType, body: DocumentBody): void {
+  const devEUI = body.DevEUI;
+  if (devEUI === undefined || devEUI === '') {
+    if (!TYPES_WITHOUT_DEVEUI.has(type)) throw new DocumentError(`${type} has no DevEUI`, 'missing-field');
+  } else if (typeof devEUI !== 'string' || !DEVEUI_RE.test(devEUI)) {
+    throw new DocumentError(`DevEUI must be 16 hex digits, got ${describe(devEUI)}`, 'invalid-field');
+  }
+  if (body.FPort !== undefined) {
+    const fPort = body.FPort;
+    if (typeof fPort !== 'number' || !Number.isInteger(fPort) || fPort < 0 || fPort > 255) {
+      throw new DocumentError(`FPort must be an integer 0-255, got ${describe(fPort)}`, 'invalid-field');
+    }
+  }
+  if (body.payload_hex !== undefined) {
+    const hex = body.payload_hex;
+    if (typeof hex !== 'string' || !HEX_RE.test(hex)) {
+      throw new DocumentError(`payload_hex must be even-length hex, got ${describe(hex)}`, 'invalid-field');
+    }
+  }
+  if (body.Time !== undefined && (typeof body.Time !== 'string' || Number.isNaN(Date.parse(body.Time)))) {
+    throw new DocumentError(`Time must be an ISO 8601 date, got ${describe(body.Time)}`, 'invalid-field');
+  }
+}
+
+function connectivityOf(type: DocumentType, body: DocumentBody): Connectivity {
+  if (CELLULAR_FIELDS.some((f) => f in body)) return 'CELLULAR';
+  if (typeof body.RAN === 'string' && body.RAN.toUpperCase() === 'CELLULAR') return 'CELLULAR';
+  if (type === 'DevEUI_uplink' && 'payload_hex' in body && !LORA_RADIO_FIELDS.some((f) => f in body)) {
+    return 'CELLULAR';
+  }
+  return 'LORAWAN';
+}
+
+function describe(value: unknown): string {
+  const text = typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

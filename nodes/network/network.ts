@@ -1,0 +1,144 @@
+import { hostname } from 'os';
+import { DEFAULT_LRC_URL, LrcClient } from '../../lib/thingpark/lrc-client';
+import type { Connectivity } from '../../lib/thingpark/document-types';
+import { subscriptionFilter } from '../../lib/thingpark/topics';
+import { MqttConnection, type ConnectionState } from '../../lib/mqtt/mqtt-connection';
+import { UserRegistry } from '../shared/user-registry';
+import { errorMessage, resolveEnv, tlsOptionsFrom, type Node, type NodeAPI, type NodeDef } from '../shared/red';
+
+export interface NetworkDef extends NodeDef {
+  mode: 'http' | 'mqtt';
+  lrcUrl: string;
+  asId: string;
+  maxTimeDeviation: number | string;
+  acceptUnverified: boolean;
+  broker: string;
+  protocol: 'tcp' | 'ssl' | 'wss';
+  uplinkTopic: string;
+  downlinkTopic: string;
+  sharedGroup: string;
+  clientId: string;
+  tls: string;
+}
+
+interface NetworkCredentials {
+  asKey?: string;
+  username?: string;
+  password?: string;
+}
+
+export const DEFAULT_UPLINK_TOPIC = 'mqtt/things/{DevEUI}/uplink';
+export const DEFAULT_DOWNLINK_TOPIC = 'mqtt/things/{DevEUI}/downlink';
+const CONNECTIVITY_MEMORY = 100000;
+
+export interface NetworkNode extends Node {
+  mode: 'http' | 'mqtt';
+  asId: string;
+  asKey: string;
+  maxTimeDeviation: number;
+  acceptUnverified: boolean;
+  uplinkTopic: string;
+  downlinkTopic: string;
+  lrc: LrcClient;
+  mqtt?: MqttConnection;
+  users: UserRegistry;
+  /** Registers an `uplink in` for the IoT Flow uplink topic (mqtt mode). */
+  subscribeUplinks(handler: (topic: string, payload: Buffer) => void): void;
+  unsubscribeUplinks(handler: (topic: string, payload: Buffer) => void): void;
+  rememberConnectivity(devEUI: string, connectivity: Connectivity): void;
+  connectivityOf(devEUI: string): Connectivity | undefined;
+}
+
+const STATUS: Record<ConnectionState, { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string }> = {
+  connected: { fill: 'green', shape: 'dot', text: 'node-red:common.status.connected' },
+  connecting: { fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' },
+  disconnected: { fill: 'red', shape: 'ring', text: 'node-red:common.status.disconnected' },
+};
+
+export function brokerUrl(broker: string, protocol: string): string {
+  const scheme = protocol === 'ssl' ? 'mqtts' : protocol === 'wss' ? 'wss' : 'mqtt';
+  const hasPort = /:\d+$/.test(broker);
+  const port = protocol === 'ssl' ? 8883 : protocol === 'wss' ? 443 : 1883;
+  const path = protocol === 'wss' && !broker.includes('/') ? '/mqtt' : '';
+  return `${scheme}://${hasPort ? broker : `${broker}:${port}`}${path}`;
+}
+
+module.exports = function (RED: NodeAPI) {
+  function ThingParkNetworkNode(this: NetworkNode, config: NetworkDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const creds = (node.credentials ?? {}) as NetworkCredentials;
+    const env = (value: unknown) => resolveEnv(RED, node, value);
+    node.mode = config.mode === 'mqtt' ? 'mqtt' : 'http';
+    node.asId = env(config.asId);
+    node.asKey = env(creds.asKey);
+    const deviation = Number(config.maxTimeDeviation);
+    node.maxTimeDeviation = Number.isFinite(deviation) && deviation >= 0 ? deviation : 120;
+    node.acceptUnverified = config.acceptUnverified !== false;
+    node.uplinkTopic = env(config.uplinkTopic) || DEFAULT_UPLINK_TOPIC;
+    node.downlinkTopic = env(config.downlinkTopic) || DEFAULT_DOWNLINK_TOPIC;
+    node.lrc = new LrcClient({
+      url: env(config.lrcUrl) || DEFAULT_LRC_URL,
+      asId: node.asId,
+      asKey: node.asKey,
+      tls: tlsOptionsFrom(RED, config.tls),
+    });
+
+    const connectivity = new Map<string, Connectivity>();
+    node.rememberConnectivity = (devEUI, value) => {
+      if (connectivity.get(devEUI) === value) return;
+      if (connectivity.size >= CONNECTIVITY_MEMORY) connectivity.delete(connectivity.keys().next().value!);
+      connectivity.set(devEUI, value);
+    };
+    node.connectivityOf = (devEUI) => connectivity.get(devEUI.toUpperCase());
+
+    let connection: MqttConnection | undefined;
+    if (node.mode === 'mqtt') {
+      const protocol = ['tcp', 'ssl', 'wss'].includes(config.protocol) ? config.protocol : 'ssl';
+      connection = new MqttConnection({
+        url: brokerUrl(env(config.broker) || '127.0.0.1', protocol),
+        clientId: env(config.clientId) || `nodered-thingpark-${hostname()}-${node.id}`.replace(/[^A-Za-z0-9_-]/g, ''),
+        username: env(creds.username) || undefined,
+        password: env(creds.password) || undefined,
+        tls: tlsOptionsFrom(RED, config.tls),
+      });
+      node.mqtt = connection;
+      connection.on('state', (state: ConnectionState) => {
+        const s = STATUS[state];
+        const detail = state === 'disconnected' && connection!.lastError ? `: ${connection!.lastError.message}` : '';
+        node.users.setStatus({ fill: s.fill, shape: s.shape, text: RED._(s.text) + detail });
+      });
+      let lastReported = '';
+      connection.on('error', (err: Error) => {
+        // One report per distinct error, not one per reconnect attempt.
+        if (err.message === lastReported) return;
+        lastReported = err.message;
+        node.error(RED._('thingpark-network.errors.connection', { error: errorMessage(err) }), {});
+      });
+      connection.on('state', (state: ConnectionState) => {
+        if (state === 'connected') lastReported = '';
+      });
+    }
+    node.users = new UserRegistry(
+      () => connection?.start(),
+      () => connection?.stop(),
+    );
+
+    const uplinkFilter = subscriptionFilter(node.uplinkTopic, env(config.sharedGroup) || undefined);
+    node.subscribeUplinks = (handler) => connection?.subscribe(uplinkFilter, handler);
+    node.unsubscribeUplinks = (handler) => connection?.unsubscribe(uplinkFilter, handler);
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      const stopping = connection ? connection.stop() : Promise.resolve();
+      stopping.then(() => done(), () => done());
+    });
+  }
+
+  RED.nodes.registerType('thingpark-network', ThingParkNetworkNode as never, {
+    credentials: {
+      asKey: { type: 'password' },
+      username: { type: 'text' },
+      password: { type: 'password' },
+    },
+  });
+};

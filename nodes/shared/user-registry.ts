@@ -1,0 +1,37 @@
+import type { Node, NodeStatus } from './red';
+
+/**
+ * The users of a config node (the core MQTT node's register/deregister pattern): the first user
+ * starts the connection, the last one leaving stops it, and every status reaches every user.
+ */
+export class UserRegistry {
+  private readonly users = new Map<string, (status: NodeStatus) => void>();
+  private status: NodeStatus = {};
+
+  constructor(
+    private readonly onFirst: () => void,
+    private readonly onLast: () => Promise<void> | void,
+  ) {}
+
+  /** `onStatus` lets a user add its own figures to the connection status; the default shows it as is. */
+  register(user: Node, onStatus: (status: NodeStatus) => void = (s) => user.status(s)): void {
+    const first = this.users.size === 0;
+    this.users.set(user.id, onStatus);
+    onStatus(this.status);
+    if (first) this.onFirst();
+  }
+
+  async deregister(user: Node): Promise<void> {
+    if (!this.users.delete(user.id)) return;
+    if (this.users.size === 0) await this.onLast();
+  }
+
+  setStatus(status: NodeStatus): void {
+    this.status = status;
+    for (const onStatus of this.users.values()) onStatus(status);
+  }
+
+  get size(): number {
+    return this.users.size;
+  }
+}

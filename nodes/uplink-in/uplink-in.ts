@@ -1,0 +1,187 @@
+import type { Request, Response, NextFunction, Router } from 'express';
+import { DocumentError, DOCUMENT_TYPES, type DocumentType } from '../../lib/thingpark/document-types';
+import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
+import { parseDocumentText } from '../../lib/thingpark/parse';
+import { checkTunnelRequest } from '../../lib/thingpark/token';
+import { devEUIFromTopic } from '../../lib/thingpark/topics';
+import type { NetworkNode } from '../network/network';
+import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';
+import { BodyTooLargeError, readBody } from './http-body';
+import { ReplayGuard } from './replay-guard';
+
+interface UplinkInDef extends NodeDef {
+  network: string;
+  path: string;
+  types: string[] | string;
+}
+
+export const DEFAULT_PATH = '/thingpark/uplink';
+export const MAX_BODY_BYTES = 256 * 1024;
+
+type Handler = (req: Request, res: Response, next: NextFunction) => void;
+
+interface Counters {
+  received: number;
+  refused: number;
+}
+
+module.exports = function (RED: NodeAPI) {
+  function ThingParkUplinkInNode(this: Node, config: UplinkInDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const network = RED.nodes.getNode(config.network) as NetworkNode | null;
+    const selected = typeList(config.types);
+    const counters: Counters = { received: 0, refused: 0 };
+    let connectionStatus: NodeStatus | undefined;
+    let statusTimer: NodeJS.Timeout | undefined;
+
+    if (!network) {
+      node.status({ fill: 'red', shape: 'ring', text: RED._('thingpark-uplink-in.status.no-network') });
+      node.error(RED._('thingpark-uplink-in.errors.no-network'), {});
+      return;
+    }
+
+    const showStatus = () => {
+      statusTimer = undefined;
+      const figures = RED._('thingpark-uplink-in.status.counts', { ...counters });
+      if (connectionStatus?.text) {
+        node.status({ ...connectionStatus, text: `${connectionStatus.text} · ${figures}` });
+      } else {
+        node.status({ fill: counters.refused ? 'yellow' : 'green', shape: 'dot', text: figures });
+      }
+    };
+    const scheduleStatus = () => {
+      if (!statusTimer) statusTimer = setTimeout(showStatus, 250);
+    };
+
+    const emit = (doc: NormalisedDocument, verified: boolean) => {
+      counters.received++;
+      scheduleStatus();
+      if (doc.info.devEUI) network.rememberConnectivity(doc.info.devEUI, doc.info.connectivity);
+      if (!selected.has(doc.info.type)) return;
+      const topic = doc.info.devEUI ?? String(doc.body.LrrID ?? doc.body.LrrId ?? doc.body.McAddr ?? '');
+      node.send({ payload: doc.document, topic, thingpark: { ...doc.info, verified } } as never);
+    };
+
+    const refuse = () => {
+      counters.refused++;
+      scheduleStatus();
+    };
+
+    node.on('close', () => clearTimeout(statusTimer));
+    if (network.mode === 'http') {
+      startHttp(node, network, config, emit, refuse, showStatus);
+    } else {
+      const onMessage = (topic: string, payload: Buffer) => {
+        const text = payload.toString('utf8');
+        try {
+          const hint = devEUIFromTopic(network.uplinkTopic, topic);
+          emit(normaliseDocument(parseDocumentText(text), { devEUIHint: hint }), false);
+        } catch (err) {
+          refuse();
+          node.error(RED._('thingpark-uplink-in.errors.malformed', { error: errorMessage(err) }), {
+            topic,
+            payload: text.length > 1024 ? `${text.slice(0, 1024)}…` : text,
+          } as never);
+        }
+      };
+      network.subscribeUplinks(onMessage);
+      network.users.register(node, (status) => {
+        connectionStatus = status;
+        showStatus();
+      });
+      node.on('close', (_removed: boolean, done: () => void) => {
+        network.unsubscribeUplinks(onMessage);
+        network.users.deregister(node).then(done, done);
+      });
+    }
+  }
+
+  function startHttp(
+    node: Node,
+    network: NetworkNode,
+    config: UplinkInDef,
+    emit: (doc: NormalisedDocument, verified: boolean) => void,
+    refuse: () => void,
+    showStatus: () => void,
+  ) {
+    const settings = RED.settings as unknown as Record<string, unknown>;
+    if (settings.httpNodeRoot === false) {
+      node.warn(RED._('thingpark-uplink-in.errors.no-http'));
+      node.status({ fill: 'red', shape: 'ring', text: RED._('thingpark-uplink-in.status.no-http') });
+      return;
+    }
+    let path = (config.path || DEFAULT_PATH).trim();
+    if (!path.startsWith('/')) path = `/${path}`;
+    const guard = new ReplayGuard(Math.max(network.maxTimeDeviation, 60) * 2000);
+
+    const handler: Handler = (req, res) => {
+      const fail = (status: number, reason: string) => {
+        refuse();
+        res.status(status).type('text/plain').send(reason);
+        node.debug(`${status} ${reason}`);
+      };
+      readBody(req, MAX_BODY_BYTES).then(
+        (body) => {
+          let doc: NormalisedDocument;
+          try {
+            doc = normaliseDocument(typeof body === 'string' ? parseDocumentText(body) : body);
+          } catch (err) {
+            return fail(400, err instanceof DocumentError ? err.message : 'malformed document');
+          }
+          let verified = false;
+          if (network.asKey) {
+            const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+            const check = checkTunnelRequest(rawQuery, doc.info.type, doc.rawBody, {
+              asKey: network.asKey,
+              maxTimeDeviation: network.maxTimeDeviation,
+              acceptUnverifiable: network.acceptUnverified,
+            });
+            if (!check.ok) return fail(check.status, check.reason);
+            if (check.token && !guard.accept(check.token)) return fail(403, 'replayed request');
+            verified = check.verified;
+          }
+          // ThingPark does not retry and waits for us: answer first, then run the flow.
+          res.status(200).type('text/plain').send('OK');
+          emit(doc, verified);
+        },
+        (err) => {
+          if (err instanceof BodyTooLargeError) fail(413, err.message);
+          else fail(400, errorMessage(err));
+        },
+      );
+    };
+
+    const middleware = settings.httpNodeMiddleware;
+    const chain: Handler[] = [];
+    if (typeof middleware === 'function') chain.push(middleware as Handler);
+    else if (Array.isArray(middleware)) chain.push(...(middleware as Handler[]));
+    chain.push(handler);
+    RED.httpNode.post(path, ...chain);
+    showStatus();
+
+    node.on('close', () => removeRoute(RED.httpNode as unknown as AppWithRouter, path));
+  }
+
+  RED.nodes.registerType('thingpark-uplink-in', ThingParkUplinkInNode as never);
+};
+
+function typeList(types: string[] | string | undefined): Set<DocumentType> {
+  const list = Array.isArray(types) ? types : typeof types === 'string' && types ? types.split(',') : [];
+  const valid = list.map((t) => t.trim()).filter((t): t is DocumentType => (DOCUMENT_TYPES as readonly string[]).includes(t));
+  return new Set(valid.length ? valid : DOCUMENT_TYPES);
+}
+
+type AppWithRouter = { _router?: Router; router?: Router };
+
+/** Express 4 keeps the router at `_router`, Express 5 at `router`. */
+function removeRoute(app: AppWithRouter, path: string): void {
+  const router = app._router ?? app.router;
+  const stack = (router as unknown as { stack?: Array<{ route?: { path: string; methods: Record<string, boolean> } }> })
+    ?.stack;
+  if (!stack) return;
+  for (let i = stack.length - 1; i >= 0; i--) {
+    const route = stack[i].route;
+    if (route && route.path === path && route.methods.post) stack.splice(i, 1);
+  }
+}
