@@ -44,9 +44,9 @@ module.exports = function (RED: NodeAPI) {
       return;
     }
     if (network.mode === 'mqtt') {
-      network.users.register(node);
+      network.userRegistry.register(node);
       node.on('close', (_removed: boolean, done: () => void) => {
-        network.users.deregister(node).then(done, done);
+        network.userRegistry.deregister(node).then(done, done);
       });
     }
     let pending = 0;

@@ -41,7 +41,8 @@ export interface NetworkNode extends Node {
   downlinkTopic: string;
   lrc: LrcClient;
   mqtt?: MqttConnection;
-  users: UserRegistry;
+  userRegistry: UserRegistry;
+  users: Record<string, Node>;
   /** Registers an `uplink in` for the IoT Flow uplink topic (mqtt mode). */
   subscribeUplinks(handler: (topic: string, payload: Buffer) => void): void;
   unsubscribeUplinks(handler: (topic: string, payload: Buffer) => void): void;
@@ -106,7 +107,7 @@ module.exports = function (RED: NodeAPI) {
       connection.on('state', (state: ConnectionState) => {
         const s = STATUS[state];
         const detail = state === 'disconnected' && connection!.lastError ? `: ${connection!.lastError.message}` : '';
-        node.users.setStatus({ fill: s.fill, shape: s.shape, text: RED._(s.text) + detail });
+        node.userRegistry.setStatus({ fill: s.fill, shape: s.shape, text: RED._(s.text) + detail });
       });
       let lastReported = '';
       connection.on('error', (err: Error) => {
@@ -119,10 +120,15 @@ module.exports = function (RED: NodeAPI) {
         if (state === 'connected') lastReported = '';
       });
     }
-    node.users = new UserRegistry(
+    node.userRegistry = new UserRegistry(
       () => connection?.start(),
       () => connection?.stop(),
     );
+    node.users = node.userRegistry.nodes;
+    if (connection) {
+      const s = STATUS.disconnected;
+      node.userRegistry.setStatus({ fill: s.fill, shape: s.shape, text: RED._(s.text) });
+    }
 
     const uplinkFilter = subscriptionFilter(node.uplinkTopic, env(config.sharedGroup) || undefined);
     node.subscribeUplinks = (handler) => connection?.subscribe(uplinkFilter, handler);

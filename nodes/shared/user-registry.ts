@@ -3,8 +3,11 @@ import type { Node, NodeStatus } from './red';
 /**
  * The users of a config node (the core MQTT node's register/deregister pattern): the first user
  * starts the connection, the last one leaving stops it, and every status reaches every user.
+ * `nodes` is what the config node exposes as `node.users`: Node-RED then hands an error the config
+ * node reports (`node.error(err, {})`) to the Catch nodes of every user's flow.
  */
 export class UserRegistry {
+  readonly nodes: Record<string, Node> = {};
   private readonly users = new Map<string, (status: NodeStatus) => void>();
   private status: NodeStatus = {};
 
@@ -17,12 +20,14 @@ export class UserRegistry {
   register(user: Node, onStatus: (status: NodeStatus) => void = (s) => user.status(s)): void {
     const first = this.users.size === 0;
     this.users.set(user.id, onStatus);
+    this.nodes[user.id] = user;
     onStatus(this.status);
     if (first) this.onFirst();
   }
 
   async deregister(user: Node): Promise<void> {
     if (!this.users.delete(user.id)) return;
+    delete this.nodes[user.id];
     if (this.users.size === 0) await this.onLast();
   }
 

@@ -86,13 +86,13 @@ module.exports = function (RED: NodeAPI) {
         }
       };
       network.subscribeUplinks(onMessage);
-      network.users.register(node, (status) => {
+      network.userRegistry.register(node, (status) => {
         connectionStatus = status;
         showStatus();
       });
       node.on('close', (_removed: boolean, done: () => void) => {
         network.unsubscribeUplinks(onMessage);
-        network.users.deregister(node).then(done, done);
+        network.userRegistry.deregister(node).then(done, done);
       });
     }
   }

@@ -29,6 +29,7 @@ export async function freePort(): Promise<number> {
 export class Mosquitto {
   port = 0;
   private proc?: ChildProcess;
+  // mosquitto started as root drops to the `mosquitto` user: its files must be readable by others.
   private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mosquitto-'));
   log = '';
 
@@ -41,6 +42,7 @@ export class Mosquitto {
   async start(): Promise<this> {
     if (!hasMosquitto) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
     if (!this.port) this.port = await freePort();
+    fs.chmodSync(this.dir, 0o755);
     const conf = [`listener ${this.port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
     const { users, tls, extra } = this.options;
     if (users) {
@@ -50,6 +52,7 @@ export class Mosquitto {
         const r = spawnSync('mosquitto_passwd', ['-b', pwfile, user, password], { encoding: 'utf8' });
         if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
       }
+      fs.chmodSync(pwfile, 0o644);
       conf.push('allow_anonymous false', `password_file ${pwfile}`);
     } else {
       conf.push('allow_anonymous true');
@@ -63,7 +66,11 @@ export class Mosquitto {
     fs.writeFileSync(confFile, conf.join('\n') + '\n');
     this.proc = spawn('mosquitto', ['-c', confFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
-    await waitForPort(this.port, 5000);
+    try {
+      await waitForPort(this.port, 5000);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${this.log.trim()}`);
+    }
     return this;
   }
 

@@ -1,4 +1,5 @@
 import type { Express } from 'express';
+import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from './paths';
 
@@ -16,12 +17,32 @@ export const downlinkOutNode: NodeModule = require(nodeFile('downlink-out'));
 
 let mounted: Express | undefined;
 
+type Catalog = Record<string, unknown>;
+const catalogs: Record<string, Catalog> = { 'node-red': require('@node-red/nodes/locales/en-US/messages.json') };
+const ours: Catalog = {};
+for (const file of fs.readdirSync(path.join(repoRoot, 'locales', 'en-US')).filter((f) => f.endsWith('.json'))) {
+  Object.assign(ours, JSON.parse(fs.readFileSync(path.join(repoRoot, 'locales', 'en-US', file), 'utf8')));
+}
+
 /**
- * The helper gives nodes an HTTP node app that its server does not serve; this mounts it, so tests
+ * The helper's runtime translates nothing (`RED._` returns the key). This one reads our en-US
+ * catalogs and the core ones, so tests see real status texts and a missing key shows as MISSING:.
+ */
+export function translate(key: string, vars: Record<string, unknown> = {}): string {
+  const [ns, rest] = key.includes(':') ? key.split(':', 2) : ['', key];
+  let value: unknown = ns ? catalogs[ns] : ours;
+  for (const part of rest.split('.')) value = (value as Catalog | undefined)?.[part];
+  if (typeof value !== 'string') return `MISSING:${key}`;
+  return value.replace(/__([A-Za-z0-9_]+)__/g, (_m, name: string) => String(vars[name] ?? ''));
+}
+
+/**
+ * Loads our nodes with real translations. The helper also gives nodes an HTTP node app that its server does not serve; this mounts it, so tests
  * make real HTTP requests to the real routes the nodes registered.
  */
 export function servingHttpNodes(modules: NodeModule[]): NodeModule[] {
   return modules.map((mod) => (RED: unknown) => {
+    (RED as { _: typeof translate })._ = translate;
     const app = (RED as { httpNode: Express }).httpNode;
     if (app && app !== mounted) {
       mounted = app;
