@@ -59,7 +59,8 @@ export class FakeLrc {
     };
     req.resume();
     const [path, rawQuery = ''] = (req.url ?? '').split('?', 2);
-    if (req.method !== 'POST' || !path.endsWith('/thingpark/lrc/rest/downlink')) return answer(404, 'Not found');
+    if (req.method !== 'POST' || !path.endsWith('/thingpark/lrc/rest/downlink'))
+      return answer(404, 'Not found');
     const { signed, token, params } = splitTunnelQuery(rawQuery);
     const record: ReceivedDownlink = { query: params, rawQuery, accepted: false };
     this.received.push(record);
@@ -89,7 +90,10 @@ export class FakeLrc {
     const correlationId = params.get('CorrelationID');
     if (reportTo && correlationId) {
       const body = sampleDownlinkSent(params.get('DevEUI')!, Number(params.get('FPort') ?? 0), correlationId);
-      setTimeout(() => void postTunnelDocument(reportTo, 'DevEUI_downlink_Sent', body).catch(() => undefined), 200);
+      setTimeout(
+        () => void postTunnelDocument(reportTo, 'DevEUI_downlink_Sent', body).catch(() => undefined),
+        200,
+      );
     }
   }
 }

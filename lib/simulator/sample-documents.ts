@@ -38,7 +38,12 @@ export function sampleUplink(devEUI: string, fCntUp: number, now = new Date()): 
 }
 
 /** The report ThingPark sends once a queued downlink went over the air. */
-export function sampleDownlinkSent(devEUI: string, fPort: number, correlationId: string, now = new Date()): DocumentBody {
+export function sampleDownlinkSent(
+  devEUI: string,
+  fPort: number,
+  correlationId: string,
+  now = new Date(),
+): DocumentBody {
   return {
     Time: thingparkTime(now),
     DevEUI: devEUI,

@@ -16,7 +16,11 @@ export async function postTunnelDocument(
   body: DocumentBody,
   now = new Date(),
 ): Promise<{ status: number; text: string }> {
-  const query = tunnelQueryFor(type, body, { asId: target.asId, asKey: target.asKey, time: thingparkTime(now) });
+  const query = tunnelQueryFor(type, body, {
+    asId: target.asId,
+    asKey: target.asKey,
+    time: thingparkTime(now),
+  });
   const res = await fetch(`${target.url}?${query}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'User-Agent': 'ACTILITY-LRCLRN-DEVICE-AGENT/1.0' },

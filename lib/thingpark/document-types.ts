@@ -32,7 +32,10 @@ export interface DocumentInfo {
 }
 
 /** Types whose document carries no DevEUI (base-station alarms, multicast reports). */
-export const TYPES_WITHOUT_DEVEUI: ReadonlySet<DocumentType> = new Set(['BS_alarm', 'DevEUI_multicast_summary']);
+export const TYPES_WITHOUT_DEVEUI: ReadonlySet<DocumentType> = new Set([
+  'BS_alarm',
+  'DevEUI_multicast_summary',
+]);
 
 export function isDocumentType(value: unknown): value is DocumentType {
   return typeof value === 'string' && (DOCUMENT_TYPES as readonly string[]).includes(value);

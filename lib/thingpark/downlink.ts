@@ -41,7 +41,8 @@ export function parseDownlink(
   input: unknown,
   options: { connectivity?: Connectivity; allowDriverPayload?: boolean } = {},
 ): DownlinkRequest {
-  if (!isPlainObject(input)) throw new DocumentError('downlink must be an object {"DevEUI_downlink":{…}}', 'syntax');
+  if (!isPlainObject(input))
+    throw new DocumentError('downlink must be an object {"DevEUI_downlink":{…}}', 'syntax');
   const body: DocumentBody = isPlainObject(input.DevEUI_downlink) ? input.DevEUI_downlink : input;
   if (body === input && !('DevEUI' in input)) {
     throw new DocumentError('expected {"DevEUI_downlink":{DevEUI, FPort, payload_hex}}', 'unknown-type');
@@ -51,26 +52,40 @@ export function parseDownlink(
     throw new DocumentError(`DevEUI must be 16 hex digits, got ${JSON.stringify(devEUI)}`, 'invalid-field');
   }
   const cellular =
-    options.connectivity === 'CELLULAR' || (typeof body.RAN === 'string' && body.RAN.toUpperCase() === 'CELLULAR');
+    options.connectivity === 'CELLULAR' ||
+    (typeof body.RAN === 'string' && body.RAN.toUpperCase() === 'CELLULAR');
   const request: DownlinkRequest = {
     devEUI: devEUI.toUpperCase(),
     connectivity: cellular ? 'CELLULAR' : 'LORAWAN',
-    correlationId: typeof body.CorrelationID === 'string' && body.CorrelationID ? body.CorrelationID : newCorrelationId(),
+    correlationId:
+      typeof body.CorrelationID === 'string' && body.CorrelationID ? body.CorrelationID : newCorrelationId(),
   };
   if (!/^[0-9A-Za-z_-]{1,64}$/.test(request.correlationId)) {
     throw new DocumentError('CorrelationID must be up to 64 letters or digits', 'invalid-field');
   }
   if (!cellular) {
     const fPort = Number(body.FPort);
-    if (body.FPort === undefined || body.FPort === '' || !Number.isInteger(fPort) || fPort < 1 || fPort > 223) {
-      throw new DocumentError(`FPort must be an integer 1-223, got ${JSON.stringify(body.FPort)}`, 'invalid-field');
+    if (
+      body.FPort === undefined ||
+      body.FPort === '' ||
+      !Number.isInteger(fPort) ||
+      fPort < 1 ||
+      fPort > 223
+    ) {
+      throw new DocumentError(
+        `FPort must be an integer 1-223, got ${JSON.stringify(body.FPort)}`,
+        'invalid-field',
+      );
     }
     request.fPort = fPort;
   }
   const hex = body.payload_hex ?? body.Payload;
   if (hex !== undefined) {
     if (typeof hex !== 'string' || !/^(?:[0-9a-fA-F]{2})*$/.test(hex)) {
-      throw new DocumentError(`payload_hex must be even-length hex, got ${JSON.stringify(hex)}`, 'invalid-field');
+      throw new DocumentError(
+        `payload_hex must be even-length hex, got ${JSON.stringify(hex)}`,
+        'invalid-field',
+      );
     }
     const max = cellular ? MAX_CELLULAR_PAYLOAD : MAX_LORAWAN_PAYLOAD;
     if (hex.length / 2 > max) {
@@ -94,7 +109,8 @@ export function parseDownlink(
   }
   if (body.FCntDn !== undefined && body.FCntDn !== '') {
     const fCntDn = Number(body.FCntDn);
-    if (!Number.isInteger(fCntDn) || fCntDn < 0) throw new DocumentError('FCntDn must be a counter', 'invalid-field');
+    if (!Number.isInteger(fCntDn) || fCntDn < 0)
+      throw new DocumentError('FCntDn must be a counter', 'invalid-field');
     request.fCntDn = fCntDn;
   }
   return request;

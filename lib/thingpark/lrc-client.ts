@@ -8,9 +8,12 @@ export const DEFAULT_LRC_URL = 'https://api.thingpark.com/thingpark/lrc/rest/dow
 export const LRC_PRESETS: Record<string, string> = {
   'api.thingpark.com': DEFAULT_LRC_URL,
   'community.thingpark.io': 'https://community.thingpark.io/thingpark/lrc/rest/downlink',
-  'thingparkenterprise.eu.actility.com': 'https://thingparkenterprise.eu.actility.com/thingpark/lrc/rest/downlink',
-  'thingparkenterprise.us.actility.com': 'https://thingparkenterprise.us.actility.com/thingpark/lrc/rest/downlink',
-  'thingparkenterprise.au.actility.com': 'https://thingparkenterprise.au.actility.com/thingpark/lrc/rest/downlink',
+  'thingparkenterprise.eu.actility.com':
+    'https://thingparkenterprise.eu.actility.com/thingpark/lrc/rest/downlink',
+  'thingparkenterprise.us.actility.com':
+    'https://thingparkenterprise.us.actility.com/thingpark/lrc/rest/downlink',
+  'thingparkenterprise.au.actility.com':
+    'https://thingparkenterprise.au.actility.com/thingpark/lrc/rest/downlink',
 };
 
 export interface LrcResult {
@@ -71,7 +74,8 @@ export class LrcClient {
     const base = { correlationId: request.correlationId, attempts };
     try {
       const res = await this.post(`${this.options.url}${sep}${query}`);
-      if (res.status === 200 && QUEUED_RE.test(res.body)) return { ...base, status: 'queued', httpStatus: 200 };
+      if (res.status === 200 && QUEUED_RE.test(res.body))
+        return { ...base, status: 'queued', httpStatus: 200 };
       const reason = stripHtml(res.body) || `HTTP ${res.status}`;
       return { ...base, status: res.status >= 500 ? 'error' : 'rejected', httpStatus: res.status, reason };
     } catch (err) {
@@ -100,7 +104,9 @@ export class LrcClient {
             size += chunk.length;
             if (size <= 65536) chunks.push(chunk);
           });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
           res.on('error', reject);
         },
       );

@@ -84,7 +84,9 @@ export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}):
   }
   if (!detected) {
     throw new DocumentError(
-      isPlainObject(raw) ? 'not a ThingPark document (unknown root or fields)' : 'document must be a JSON object',
+      isPlainObject(raw)
+        ? 'not a ThingPark document (unknown root or fields)'
+        : 'document must be a JSON object',
       'unknown-type',
     );
   }
@@ -104,7 +106,8 @@ export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}):
   };
   if (typeof body.DevEUI === 'string') info.devEUI = body.DevEUI;
   if (typeof body.FPort === 'number') info.fPort = body.FPort;
-  if (typeof body.CorrelationID === 'string' && body.CorrelationID !== '') info.correlationId = body.CorrelationID;
+  if (typeof body.CorrelationID === 'string' && body.CorrelationID !== '')
+    info.correlationId = body.CorrelationID;
   return { document: { [type]: body }, body, info, rawBody };
 }
 
@@ -116,7 +119,8 @@ function typeFields(obj: Record<string, unknown>): DocumentBody {
     } else if (NESTED_RADIO.has(key) && Array.isArray(value)) {
       out[key] = value.map((v) => (isPlainObject(v) ? typeFields(v) : v));
     } else if (NESTED_RADIO.has(key) && isPlainObject(value)) {
-      out[key] = key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value);
+      out[key] =
+        key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value);
     } else {
       out[key] = value;
     }
@@ -158,7 +162,7 @@ function connectivityOf(type: DocumentType, body: DocumentBody): Connectivity {
 }
 
 function describe(value: unknown): string {
-  const text = typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
   return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 

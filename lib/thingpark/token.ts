@@ -128,7 +128,11 @@ export function tunnelQueryFor(
 ): string {
   const params: [string, string][] = [['LrnDevEui', str(body.DevEUI)]];
   if (body.FPort !== undefined) params.push(['LrnFPort', str(body.FPort)]);
-  params.push(['LrnInfos', options.lrnInfos ?? 'UPHTTP_LAB_LORA'], ['AS_ID', options.asId], ['Time', options.time]);
+  params.push(
+    ['LrnInfos', options.lrnInfos ?? 'UPHTTP_LAB_LORA'],
+    ['AS_ID', options.asId],
+    ['Time', options.time],
+  );
   const signed = params.map(([k, v]) => `${k}=${v}`).join('&');
   const token = uplinkToken(uplinkBodyElements(type, body) ?? '', signed, options.asKey);
   return `${params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}&Token=${token}`;

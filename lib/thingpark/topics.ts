@@ -34,7 +34,8 @@ export function devEUIFromTopic(pattern: string, topic: string): string | undefi
 export function resolveTopic(pattern: string, body: Record<string, unknown>): string {
   return pattern.replace(PLACEHOLDER_RE, (_match, path: string) => {
     let value: unknown = body;
-    for (const part of path.replace(/^\$\./, '').split('.')) value = isPlainObject(value) ? value[part] : undefined;
+    for (const part of path.replace(/^\$\./, '').split('.'))
+      value = isPlainObject(value) ? value[part] : undefined;
     if (value === undefined || value === null || typeof value === 'object') {
       throw new Error(`topic placeholder {${path}} has no value in the document`);
     }

@@ -66,8 +66,16 @@ module.exports = function (RED: NodeAPI) {
           }
           done();
         } else {
-          node.status({ fill: 'red', shape: 'ring', text: RED._(`thingpark-downlink-out.status.${result.status}`) });
-          done(new Error(RED._('thingpark-downlink-out.errors.failed', { reason: result.reason ?? result.status })));
+          node.status({
+            fill: 'red',
+            shape: 'ring',
+            text: RED._(`thingpark-downlink-out.status.${result.status}`),
+          });
+          done(
+            new Error(
+              RED._('thingpark-downlink-out.errors.failed', { reason: result.reason ?? result.status }),
+            ),
+          );
         }
       };
       pending++;
@@ -80,7 +88,10 @@ module.exports = function (RED: NodeAPI) {
             : devEUI
               ? network.connectivityOf(devEUI)
               : undefined;
-        request = parseDownlink(msg.payload, { connectivity: known, allowDriverPayload: network.mode === 'mqtt' });
+        request = parseDownlink(msg.payload, {
+          connectivity: known,
+          allowDriverPayload: network.mode === 'mqtt',
+        });
       } catch (err) {
         return finish({ status: 'error', reason: errorMessage(err) });
       }
@@ -95,7 +106,11 @@ module.exports = function (RED: NodeAPI) {
 
   async function sendHttp(network: NetworkNode, request: DownlinkRequest): Promise<DownlinkResult> {
     if (!network.asId || !network.asKey) {
-      return { status: 'error', DevEUI: request.devEUI, reason: RED._('thingpark-downlink-out.errors.no-key') };
+      return {
+        status: 'error',
+        DevEUI: request.devEUI,
+        reason: RED._('thingpark-downlink-out.errors.no-key'),
+      };
     }
     const result: LrcResult = await network.lrc.send(request);
     return {
@@ -119,13 +134,18 @@ module.exports = function (RED: NodeAPI) {
         return { status: 'queued', ...base, attempts: attempt };
       } catch (err) {
         lastError = err;
-        if (attempt < MQTT_ATTEMPTS) await new Promise((r) => setTimeout(r, (err instanceof NotConnectedError ? 2000 : 500) * attempt));
+        if (attempt < MQTT_ATTEMPTS)
+          await new Promise((r) => setTimeout(r, (err instanceof NotConnectedError ? 2000 : 500) * attempt));
       }
     }
     return { status: 'error', ...base, reason: errorMessage(lastError), attempts: MQTT_ATTEMPTS };
   }
 
-  function notifyOrigin(origin: DownlinkOrigin | undefined, result: DownlinkResult, request?: DownlinkRequest) {
+  function notifyOrigin(
+    origin: DownlinkOrigin | undefined,
+    result: DownlinkResult,
+    request?: DownlinkRequest,
+  ) {
     if (!origin?.config) return;
     const target = RED.nodes.getNode(origin.config) as OriginConfigNode | null;
     target?.downlinkResult?.(origin, result, request);

@@ -4,7 +4,14 @@ import type { Connectivity } from '../../lib/thingpark/document-types';
 import { subscriptionFilter } from '../../lib/thingpark/topics';
 import { MqttConnection, type ConnectionState } from '../../lib/mqtt/mqtt-connection';
 import { UserRegistry } from '../shared/user-registry';
-import { errorMessage, resolveEnv, tlsOptionsFrom, type Node, type NodeAPI, type NodeDef } from '../shared/red';
+import {
+  errorMessage,
+  resolveEnv,
+  tlsOptionsFrom,
+  type Node,
+  type NodeAPI,
+  type NodeDef,
+} from '../shared/red';
 
 export interface NetworkDef extends NodeDef {
   mode: 'http' | 'mqtt';
@@ -50,7 +57,10 @@ export interface NetworkNode extends Node {
   connectivityOf(devEUI: string): Connectivity | undefined;
 }
 
-const STATUS: Record<ConnectionState, { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string }> = {
+const STATUS: Record<
+  ConnectionState,
+  { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string }
+> = {
   connected: { fill: 'green', shape: 'dot', text: 'node-red:common.status.connected' },
   connecting: { fill: 'yellow', shape: 'ring', text: 'node-red:common.status.connecting' },
   disconnected: { fill: 'red', shape: 'ring', text: 'node-red:common.status.disconnected' },
@@ -98,7 +108,8 @@ module.exports = function (RED: NodeAPI) {
       const protocol = ['tcp', 'ssl', 'wss'].includes(config.protocol) ? config.protocol : 'ssl';
       connection = new MqttConnection({
         url: brokerUrl(env(config.broker) || '127.0.0.1', protocol),
-        clientId: env(config.clientId) || `nodered-thingpark-${hostname()}-${node.id}`.replace(/[^A-Za-z0-9_-]/g, ''),
+        clientId:
+          env(config.clientId) || `nodered-thingpark-${hostname()}-${node.id}`.replace(/[^A-Za-z0-9_-]/g, ''),
         username: env(creds.username) || undefined,
         password: env(creds.password) || undefined,
         tls: tlsOptionsFrom(RED, config.tls),
@@ -106,7 +117,8 @@ module.exports = function (RED: NodeAPI) {
       node.mqtt = connection;
       connection.on('state', (state: ConnectionState) => {
         const s = STATUS[state];
-        const detail = state === 'disconnected' && connection!.lastError ? `: ${connection!.lastError.message}` : '';
+        const detail =
+          state === 'disconnected' && connection!.lastError ? `: ${connection!.lastError.message}` : '';
         node.userRegistry.setStatus({ fill: s.fill, shape: s.shape, text: RED._(s.text) + detail });
       });
       let lastReported = '';
@@ -136,7 +148,10 @@ module.exports = function (RED: NodeAPI) {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       const stopping = connection ? connection.stop() : Promise.resolve();
-      stopping.then(() => done(), () => done());
+      stopping.then(
+        () => done(),
+        () => done(),
+      );
     });
   }
 

@@ -131,7 +131,9 @@ module.exports = function (RED: NodeAPI) {
           }
           let verified = false;
           if (network.asKey) {
-            const rawQuery = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1) : '';
+            const rawQuery = req.originalUrl.includes('?')
+              ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1)
+              : '';
             const check = checkTunnelRequest(rawQuery, doc.info.type, doc.rawBody, {
               asKey: network.asKey,
               maxTimeDeviation: network.maxTimeDeviation,
@@ -168,7 +170,9 @@ module.exports = function (RED: NodeAPI) {
 
 function typeList(types: string[] | string | undefined): Set<DocumentType> {
   const list = Array.isArray(types) ? types : typeof types === 'string' && types ? types.split(',') : [];
-  const valid = list.map((t) => t.trim()).filter((t): t is DocumentType => (DOCUMENT_TYPES as readonly string[]).includes(t));
+  const valid = list
+    .map((t) => t.trim())
+    .filter((t): t is DocumentType => (DOCUMENT_TYPES as readonly string[]).includes(t));
   return new Set(valid.length ? valid : DOCUMENT_TYPES);
 }
 
@@ -177,8 +181,9 @@ type AppWithRouter = { _router?: Router; router?: Router };
 /** Express 4 keeps the router at `_router`, Express 5 at `router`. */
 function removeRoute(app: AppWithRouter, path: string): void {
   const router = app._router ?? app.router;
-  const stack = (router as unknown as { stack?: Array<{ route?: { path: string; methods: Record<string, boolean> } }> })
-    ?.stack;
+  const stack = (
+    router as unknown as { stack?: Array<{ route?: { path: string; methods: Record<string, boolean> } }> }
+  )?.stack;
   if (!stack) return;
   for (let i = stack.length - 1; i >= 0; i--) {
     const route = stack[i].route;

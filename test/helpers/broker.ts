@@ -12,7 +12,8 @@ export interface BrokerOptions {
   extra?: string[];
 }
 
-export const hasMosquitto = spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' }).status === 0;
+export const hasMosquitto =
+  spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' }).status === 0;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,7 +44,13 @@ export class Mosquitto {
     if (!hasMosquitto) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
     if (!this.port) this.port = await freePort();
     fs.chmodSync(this.dir, 0o755);
-    const conf = [`listener ${this.port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+    const conf = [
+      `listener ${this.port} 127.0.0.1`,
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+    ];
     const { users, tls, extra } = this.options;
     if (users) {
       const pwfile = path.join(this.dir, 'passwd');

@@ -18,9 +18,13 @@ export const downlinkOutNode: NodeModule = require(nodeFile('downlink-out'));
 let mounted: Express | undefined;
 
 type Catalog = Record<string, unknown>;
-const catalogs: Record<string, Catalog> = { 'node-red': require('@node-red/nodes/locales/en-US/messages.json') };
+const catalogs: Record<string, Catalog> = {
+  'node-red': require('@node-red/nodes/locales/en-US/messages.json'),
+};
 const ours: Catalog = {};
-for (const file of fs.readdirSync(path.join(repoRoot, 'locales', 'en-US')).filter((f) => f.endsWith('.json'))) {
+for (const file of fs
+  .readdirSync(path.join(repoRoot, 'locales', 'en-US'))
+  .filter((f) => f.endsWith('.json'))) {
   Object.assign(ours, JSON.parse(fs.readFileSync(path.join(repoRoot, 'locales', 'en-US', file), 'utf8')));
 }
 
@@ -53,7 +57,10 @@ export function servingHttpNodes(modules: NodeModule[]): NodeModule[] {
 }
 
 /** Resolves with the next message a helper node receives. */
-export function nextMessage<T = Record<string, unknown>>(node: { once: (e: string, f: (m: T) => void) => void }, timeoutMs = 5000): Promise<T> {
+export function nextMessage<T = Record<string, unknown>>(
+  node: { once: (e: string, f: (m: T) => void) => void },
+  timeoutMs = 5000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no message within ' + timeoutMs + ' ms')), timeoutMs);
     node.once('input', (msg: T) => {
@@ -64,7 +71,9 @@ export function nextMessage<T = Record<string, unknown>>(node: { once: (e: strin
 }
 
 /** Collects every message a helper node receives. */
-export function collect<T = Record<string, unknown>>(node: { on: (e: string, f: (m: T) => void) => void }): T[] {
+export function collect<T = Record<string, unknown>>(node: {
+  on: (e: string, f: (m: T) => void) => void;
+}): T[] {
   const list: T[] = [];
   node.on('input', (msg: T) => list.push(msg));
   return list;

@@ -33,7 +33,15 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
 
   const flow = (network: Record<string, unknown> = {}) => [
     { id: 'tab', type: 'tab', label: 'test' },
-    { id: 'net', type: 'thingpark-network', mode: 'http', asId: 'test.as', maxTimeDeviation: 60, lrcUrl: lrc.url, ...network },
+    {
+      id: 'net',
+      type: 'thingpark-network',
+      mode: 'http',
+      asId: 'test.as',
+      maxTimeDeviation: 60,
+      lrcUrl: lrc.url,
+      ...network,
+    },
     { id: 'down', z: 'tab', type: 'thingpark-downlink-out', network: 'net', wires: [['result']] },
     { id: 'result', z: 'tab', type: 'helper' },
     { id: 'catcher', z: 'tab', type: 'catch', scope: ['down'], uncaught: false, wires: [['caught']] },
@@ -43,7 +51,11 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
   it('sends a signed request and outputs status queued with the CorrelationID', async () => {
     await helper.load(modules(), flow(), { net: { asKey: AS_KEY } });
     const result = nextMessage(helper.getNode('result'));
-    helper.getNode('down').receive({ payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: 'CAFE', Confirmed: 1 } } });
+    helper
+      .getNode('down')
+      .receive({
+        payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: 'CAFE', Confirmed: 1 } },
+      });
     const msg = await result;
     const payload = msg.payload as Record<string, unknown>;
     assert.equal(payload.status, 'queued');
@@ -52,22 +64,33 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
     assert.equal(lrc.received.length, 1);
     const q = lrc.received[0].query;
     assert.equal(lrc.received[0].accepted, true);
-    assert.deepEqual([...q.keys()], ['DevEUI', 'FPort', 'Payload', 'Confirmed', 'AS_ID', 'Time', 'CorrelationID', 'Token']);
+    assert.deepEqual(
+      [...q.keys()],
+      ['DevEUI', 'FPort', 'Payload', 'Confirmed', 'AS_ID', 'Time', 'CorrelationID', 'Token'],
+    );
     assert.equal(q.get('Payload'), 'cafe');
     assert.equal(q.get('CorrelationID'), payload.CorrelationID);
-    assert.deepEqual((msg.downlink as { DevEUI_downlink: Record<string, unknown> }).DevEUI_downlink.CorrelationID, payload.CorrelationID);
+    assert.deepEqual(
+      (msg.downlink as { DevEUI_downlink: Record<string, unknown> }).DevEUI_downlink.CorrelationID,
+      payload.CorrelationID,
+    );
   });
 
   it('reports a refused request (wrong key) as rejected, through Catch', async () => {
     await helper.load(modules(), flow(), { net: { asKey: 'wrong-key' } });
     const result = nextMessage(helper.getNode('result'));
     const caught = nextMessage(helper.getNode('caught'));
-    helper.getNode('down').receive({ payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: '00' } } });
+    helper
+      .getNode('down')
+      .receive({ payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: '00' } } });
     const msg = await result;
     assert.equal((msg.payload as { status: string }).status, 'rejected');
     assert.equal((msg.payload as { reason: string }).reason, 'Security error: invalid Token');
     const err = await caught;
-    assert.match(String((err.error as { message: string }).message), /Downlink not sent: Security error: invalid Token/);
+    assert.match(
+      String((err.error as { message: string }).message),
+      /Downlink not sent: Security error: invalid Token/,
+    );
     assert.equal(lrc.received[0].accepted, false);
   });
 
@@ -87,15 +110,26 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
   });
 
   it('uses RAN=CELLULAR for a device last seen as cellular', async () => {
-    await helper.load(modules(), [
-      ...flow(),
-      { id: 'up', z: 'tab', type: 'thingpark-uplink-in', network: 'net', path: '/rt/uplink', wires: [[]] },
-    ], { net: { asKey: AS_KEY } });
+    await helper.load(
+      modules(),
+      [
+        ...flow(),
+        { id: 'up', z: 'tab', type: 'thingpark-uplink-in', network: 'net', path: '/rt/uplink', wires: [[]] },
+      ],
+      { net: { asKey: AS_KEY } },
+    );
     const target = { url: `${helper.url()}/rt/uplink`, asId: 'test.as', asKey: AS_KEY };
-    const cellular = { Time: new Date().toISOString(), DevEUI: 'F03D290000000001', payload_hex: '01', IMEI: '356938035643809' };
+    const cellular = {
+      Time: new Date().toISOString(),
+      DevEUI: 'F03D290000000001',
+      payload_hex: '01',
+      IMEI: '356938035643809',
+    };
     assert.equal((await postTunnelDocument(target, 'DevEUI_uplink', cellular)).status, 200);
     const result = nextMessage(helper.getNode('result'));
-    helper.getNode('down').receive({ payload: { DevEUI_downlink: { DevEUI: 'F03D290000000001', payload_hex: 'AA' } } });
+    helper
+      .getNode('down')
+      .receive({ payload: { DevEUI_downlink: { DevEUI: 'F03D290000000001', payload_hex: 'AA' } } });
     assert.equal(((await result).payload as { status: string }).status, 'queued');
     assert.equal(lrc.received[0].query.get('RAN'), 'CELLULAR');
     assert.equal(lrc.received[0].query.get('FPort'), null);
@@ -107,7 +141,14 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
       [...modules(), require('@node-red/nodes/core/function/10-function.js')],
       [
         ...flow(),
-        { id: 'up', z: 'tab', type: 'thingpark-uplink-in', network: 'net', path: '/rt/uplink', wires: [['fn', 'reports']] },
+        {
+          id: 'up',
+          z: 'tab',
+          type: 'thingpark-uplink-in',
+          network: 'net',
+          path: '/rt/uplink',
+          wires: [['fn', 'reports']],
+        },
         {
           id: 'fn',
           z: 'tab',
@@ -130,9 +171,16 @@ return msg;`,
     const payload = msg.payload as { status: string; CorrelationID: string };
     assert.equal(payload.status, 'queued');
     assert.equal(lrc.received[0].query.get('Payload'), `01${uplink.payload_hex}`);
-    await waitFor(() => reports.some((r) => (r.thingpark as { type: string }).type === 'DevEUI_downlink_Sent'), 5000, 'sent report');
+    await waitFor(
+      () => reports.some((r) => (r.thingpark as { type: string }).type === 'DevEUI_downlink_Sent'),
+      5000,
+      'sent report',
+    );
     const sent = reports.find((r) => (r.thingpark as { type: string }).type === 'DevEUI_downlink_Sent')!;
-    assert.equal((sent.thingpark as { correlationId: string; verified: boolean }).correlationId, payload.CorrelationID);
+    assert.equal(
+      (sent.thingpark as { correlationId: string; verified: boolean }).correlationId,
+      payload.CorrelationID,
+    );
     assert.equal((sent.thingpark as { verified: boolean }).verified, true, 'the report token was verified');
   });
 });
@@ -144,7 +192,10 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
   before(async () => {
     await broker.start();
     await helper.startServer();
-    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { username: 'iotflow', password: 'flow-pass' });
+    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      username: 'iotflow',
+      password: 'flow-pass',
+    });
   });
   after(async () => {
     await client.endAsync();
@@ -175,7 +226,8 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
     { id: 'statusOut', z: 'tab', type: 'helper' },
   ];
   const creds = { net: { username: 'iotflow', password: 'flow-pass' } };
-  const connected = (id = 'net') => waitFor(() => helper.getNode(id).mqtt.state === 'connected', 10000, 'connected');
+  const connected = (id = 'net') =>
+    waitFor(() => helper.getNode(id).mqtt.state === 'connected', 10000, 'connected');
 
   it('receives uplinks from the uplink topic (typed, untyped, root-less) and reports malformed ones via Catch', async () => {
     await helper.load(modules(), flow(), creds);
@@ -183,13 +235,18 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
     const out = collect(helper.getNode('out'));
     const caught = collect(helper.getNode('caught'));
     const uplink = sampleUplink(DEV, 1);
-    await client.publishAsync(`mqtt/things/${DEV}/uplink`, JSON.stringify({ DevEUI_uplink: uplink }), { qos: 1 });
+    await client.publishAsync(`mqtt/things/${DEV}/uplink`, JSON.stringify({ DevEUI_uplink: uplink }), {
+      qos: 1,
+    });
     await client.publishAsync(`mqtt/things/${DEV}/uplink`, 'garbage', { qos: 1 });
     await client.publishAsync(`mqtt/things/${DEV}/uplink`, JSON.stringify({ temperature: 20.5 }), { qos: 1 });
     await waitFor(() => out.length === 2 && caught.length === 1, 5000, 'two uplinks and one error');
     assert.deepEqual(out[0].payload, { DevEUI_uplink: uplink });
     assert.deepEqual(out[1].payload, { DevEUI_uplink: { DevEUI: DEV, payload: { temperature: 20.5 } } });
-    assert.match(String((caught[0].error as { message: string }).message), /Refused a ThingPark document: not JSON or XML/);
+    assert.match(
+      String((caught[0].error as { message: string }).message),
+      /Refused a ThingPark document: not JSON or XML/,
+    );
     assert.equal(caught[0].topic, `mqtt/things/${DEV}/uplink`);
   });
 
@@ -201,7 +258,11 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
       client.once('message', (topic, payload) => resolve({ topic, payload: payload.toString() })),
     );
     const result = nextMessage(helper.getNode('result'));
-    helper.getNode('down').receive({ payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 5, payload_hex: '0A0B', CorrelationID: 'C0FFEE' } } });
+    helper
+      .getNode('down')
+      .receive({
+        payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 5, payload_hex: '0A0B', CorrelationID: 'C0FFEE' } },
+      });
     assert.equal(((await result).payload as { status: string }).status, 'queued');
     const message = await got;
     assert.equal(message.topic, `mqtt/things/${DEV}/downlink`);
@@ -215,9 +276,16 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
     await helper.load(modules(), flow(), { net: { username: 'iotflow', password: 'wrong' } });
     const caught = collect(helper.getNode('caught'));
     await waitFor(() => caught.length > 0, 10000, 'connection error');
-    assert.match(String((caught[0].error as { message: string }).message), /ThingPark MQTT connection failed: .*(Not authorized|Bad username)/i);
+    assert.match(
+      String((caught[0].error as { message: string }).message),
+      /ThingPark MQTT connection failed: .*(Not authorized|Bad username)/i,
+    );
     const up = helper.getNode('up');
-    await waitFor(() => up.status.args.some((a: Array<{ fill?: string }>) => a[0]?.fill === 'red'), 5000, 'red status');
+    await waitFor(
+      () => up.status.args.some((a: Array<{ fill?: string }>) => a[0]?.fill === 'red'),
+      5000,
+      'red status',
+    );
   });
 
   it('reconnects after the broker restarts and keeps receiving', async () => {
@@ -227,18 +295,33 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
     await broker.restart();
     await waitFor(() => helper.getNode('net').mqtt.state !== 'connected', 5000, 'disconnect seen');
     await client.endAsync(true);
-    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, { username: 'iotflow', password: 'flow-pass' });
+    client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+      username: 'iotflow',
+      password: 'flow-pass',
+    });
     const up = helper.getNode('up');
     await waitFor(() => up.status.lastCall.args[0].fill === 'green', 15000, 'green status after reconnect');
     await connected();
-    await client.publishAsync(`mqtt/things/${DEV}/uplink`, JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 2) }), { qos: 1 });
+    await client.publishAsync(
+      `mqtt/things/${DEV}/uplink`,
+      JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 2) }),
+      { qos: 1 },
+    );
     await waitFor(() => out.length === 1, 5000, 'uplink after reconnect');
   });
 
   it('splits one uplink stream between instances with a shared subscription group', async () => {
     const two = [
       ...flow({ sharedGroup: 'edge' }),
-      { id: 'net2', type: 'thingpark-network', mode: 'mqtt', broker: `127.0.0.1:${broker.port}`, protocol: 'tcp', sharedGroup: 'edge', uplinkTopic: 'mqtt/things/{DevEUI}/uplink' },
+      {
+        id: 'net2',
+        type: 'thingpark-network',
+        mode: 'mqtt',
+        broker: `127.0.0.1:${broker.port}`,
+        protocol: 'tcp',
+        sharedGroup: 'edge',
+        uplinkTopic: 'mqtt/things/{DevEUI}/uplink',
+      },
       { id: 'up2', z: 'tab', type: 'thingpark-uplink-in', network: 'net2', wires: [['out2']] },
       { id: 'out2', z: 'tab', type: 'helper' },
     ];
@@ -248,7 +331,11 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
     const a = collect(helper.getNode('out'));
     const b = collect(helper.getNode('out2'));
     for (let i = 0; i < 20; i++) {
-      await client.publishAsync(`mqtt/things/${DEV}/uplink`, JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, i) }), { qos: 1 });
+      await client.publishAsync(
+        `mqtt/things/${DEV}/uplink`,
+        JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, i) }),
+        { qos: 1 },
+      );
     }
     await waitFor(() => a.length + b.length === 20, 5000, 'all 20 uplinks');
     await new Promise((r) => setTimeout(r, 200));

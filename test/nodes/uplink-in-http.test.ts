@@ -3,7 +3,15 @@ import { postTunnelDocument } from '../../lib/simulator/uplink-poster';
 import { sampleUplink } from '../../lib/simulator/sample-documents';
 import { thingparkTime } from '../../lib/thingpark/downlink';
 import { tunnelQueryFor } from '../../lib/thingpark/token';
-import { collect, helper, networkNode, nextMessage, servingHttpNodes, uplinkInNode, waitFor } from '../helpers/node-red';
+import {
+  collect,
+  helper,
+  networkNode,
+  nextMessage,
+  servingHttpNodes,
+  uplinkInNode,
+  waitFor,
+} from '../helpers/node-red';
 
 const AS_KEY = 'Demo-AS-Key-0123';
 const DEV = '0018B20000000B20';
@@ -11,8 +19,24 @@ const DEV = '0018B20000000B20';
 function flow(extra: Record<string, unknown> = {}, network: Record<string, unknown> = {}) {
   return [
     { id: 'tab', type: 'tab', label: 'test' },
-    { id: 'net', type: 'thingpark-network', mode: 'http', asId: 'test.as', maxTimeDeviation: 60, acceptUnverified: true, ...network },
-    { id: 'up', z: 'tab', type: 'thingpark-uplink-in', network: 'net', path: '/tp/uplink', wires: [['out']], ...extra },
+    {
+      id: 'net',
+      type: 'thingpark-network',
+      mode: 'http',
+      asId: 'test.as',
+      maxTimeDeviation: 60,
+      acceptUnverified: true,
+      ...network,
+    },
+    {
+      id: 'up',
+      z: 'tab',
+      type: 'thingpark-uplink-in',
+      network: 'net',
+      path: '/tp/uplink',
+      wires: [['out']],
+      ...extra,
+    },
     { id: 'out', z: 'tab', type: 'helper' },
     { id: 'watch', z: 'tab', type: 'status', scope: ['up'], wires: [['statusOut']] },
     { id: 'statusOut', z: 'tab', type: 'helper' },
@@ -54,9 +78,17 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     const body = sampleUplink(DEV, 8);
     const json = JSON.stringify({ DevEUI_uplink: body });
     const post = (query: string) =>
-      fetch(`${target().url}?${query}`, { method: 'POST', body: json, headers: { 'Content-Type': 'application/json' } });
+      fetch(`${target().url}?${query}`, {
+        method: 'POST',
+        body: json,
+        headers: { 'Content-Type': 'application/json' },
+      });
 
-    const good = tunnelQueryFor('DevEUI_uplink', body, { asId: 'test.as', asKey: AS_KEY, time: thingparkTime(new Date()) });
+    const good = tunnelQueryFor('DevEUI_uplink', body, {
+      asId: 'test.as',
+      asKey: AS_KEY,
+      time: thingparkTime(new Date()),
+    });
     const unsigned = await post(good.replace(/&Token=.*$/, ''));
     assert.equal(unsigned.status, 401);
     assert.equal(await unsigned.text(), 'missing Token');
@@ -66,7 +98,9 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     assert.equal(await forged.text(), 'invalid Token');
 
     const old = thingparkTime(new Date(Date.now() - 10 * 60 * 1000));
-    const stale = await post(tunnelQueryFor('DevEUI_uplink', body, { asId: 'test.as', asKey: AS_KEY, time: old }));
+    const stale = await post(
+      tunnelQueryFor('DevEUI_uplink', body, { asId: 'test.as', asKey: AS_KEY, time: old }),
+    );
     assert.equal(stale.status, 403);
 
     assert.equal((await post(good)).status, 200);
@@ -83,17 +117,49 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     await helper.load(modules(), flow(), {});
     const messages = collect(helper.getNode('out'));
     const xml = `<DevEUI_uplink xmlns="http://uri.actility.com/lora"><Time>2024-01-01T00:00:00.000+00:00</Time><DevEUI>${DEV}</DevEUI><FPort>5</FPort><FCntUp>9</FCntUp><payload_hex>0a0b</payload_hex><LrrRSSI>-101.500000</LrrRSSI><Lrrid>004A18E3</Lrrid></DevEUI_uplink>`;
-    const r1 = await fetch(target().url, { method: 'POST', body: xml, headers: { 'Content-Type': 'text/xml' } });
+    const r1 = await fetch(target().url, {
+      method: 'POST',
+      body: xml,
+      headers: { 'Content-Type': 'text/xml' },
+    });
     assert.equal(r1.status, 200);
-    const untyped = { DevEUI_uplink: { DevEUI: DEV, FPort: '5', FCntUp: '10', payload_hex: '0a0c', LrrRSSI: '-99.000000', Lrrid: '004A18E3' } };
-    const r2 = await fetch(target().url, { method: 'POST', body: JSON.stringify(untyped), headers: { 'Content-Type': 'application/json' } });
+    const untyped = {
+      DevEUI_uplink: {
+        DevEUI: DEV,
+        FPort: '5',
+        FCntUp: '10',
+        payload_hex: '0a0c',
+        LrrRSSI: '-99.000000',
+        Lrrid: '004A18E3',
+      },
+    };
+    const r2 = await fetch(target().url, {
+      method: 'POST',
+      body: JSON.stringify(untyped),
+      headers: { 'Content-Type': 'application/json' },
+    });
     assert.equal(r2.status, 200);
     await waitFor(() => messages.length === 2);
     assert.deepEqual(messages[0].payload, {
-      DevEUI_uplink: { Time: '2024-01-01T00:00:00.000+00:00', DevEUI: DEV, FPort: 5, FCntUp: 9, payload_hex: '0a0b', LrrRSSI: -101.5, Lrrid: '004A18E3' },
+      DevEUI_uplink: {
+        Time: '2024-01-01T00:00:00.000+00:00',
+        DevEUI: DEV,
+        FPort: 5,
+        FCntUp: 9,
+        payload_hex: '0a0b',
+        LrrRSSI: -101.5,
+        Lrrid: '004A18E3',
+      },
     });
     assert.deepEqual(messages[1].payload, {
-      DevEUI_uplink: { DevEUI: DEV, FPort: 5, FCntUp: 10, payload_hex: '0a0c', LrrRSSI: -99, Lrrid: '004A18E3' },
+      DevEUI_uplink: {
+        DevEUI: DEV,
+        FPort: 5,
+        FCntUp: 10,
+        payload_hex: '0a0c',
+        LrrRSSI: -99,
+        Lrrid: '004A18E3',
+      },
     });
   });
 
@@ -104,8 +170,14 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
       ['not a document', /not JSON or XML/],
       ['{"DevEUI_uplink":{"FPort":1,"payload_hex":"00"}}', /has no DevEUI/],
       ['{"DevEUI_uplink":{"DevEUI":"123","payload_hex":"00"}}', /DevEUI must be 16 hex digits/],
-      [`{"DevEUI_uplink":{"DevEUI":"${DEV}","FPort":300,"payload_hex":"00"}}`, /FPort must be an integer 0-255/],
-      [`{"DevEUI_uplink":{"DevEUI":"${DEV}","FPort":1,"payload_hex":"0g"}}`, /payload_hex must be even-length hex/],
+      [
+        `{"DevEUI_uplink":{"DevEUI":"${DEV}","FPort":300,"payload_hex":"00"}}`,
+        /FPort must be an integer 0-255/,
+      ],
+      [
+        `{"DevEUI_uplink":{"DevEUI":"${DEV}","FPort":1,"payload_hex":"0g"}}`,
+        /payload_hex must be even-length hex/,
+      ],
     ];
     for (const [body, reason] of cases) {
       const res = await fetch(target().url, { method: 'POST', body });
@@ -114,7 +186,10 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     }
     const big = await fetch(target().url, { method: 'POST', body: 'x'.repeat(300 * 1024) });
     assert.equal(big.status, 413);
-    const ok = await fetch(target().url, { method: 'POST', body: JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 1) }) });
+    const ok = await fetch(target().url, {
+      method: 'POST',
+      body: JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 1) }),
+    });
     assert.equal(ok.status, 200);
     await waitFor(() => messages.length === 1);
   });
@@ -126,7 +201,9 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
       { DevEUI_uplink: { DevEUI: DEV, FPort: 1, FCntUp: 1, payload_hex: '00' } },
       { DevEUI_location: { DevEUI: DEV, DevLAT: 1, DevLON: 2 } },
       { DevEUI_notification: { DevEUI: DEV, Type: 'join' } },
-      { DevEUI_downlink_Sent: { DevEUI: DEV, FPort: 1, FCntDn: 1, DeliveryStatus: 1, CorrelationID: 'ABCD' } },
+      {
+        DevEUI_downlink_Sent: { DevEUI: DEV, FPort: 1, FCntDn: 1, DeliveryStatus: 1, CorrelationID: 'ABCD' },
+      },
       { DevEUI_downlink_Rejected: { DevEUI: DEV, DownlinkRejectionCause: 'x', CorrelationID: 'ABCE' } },
       { DevEUI_multicast_summary: { TransmissionStatus: 1, LrrCnt: 1 } },
       { DevEUI_alarm: { DevEUI: DEV, ID: 1, State: 1 } },
@@ -151,7 +228,14 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     await helper.load(modules(), flow(), {});
     const out = helper.getNode('out');
     const received = nextMessage(out);
-    const doc = { DevEUI_uplink: { Time: '2024-01-01T00:00:00Z', DevEUI: 'F03D290000000001', payload_hex: '01', IMEI: '356938035643809' } };
+    const doc = {
+      DevEUI_uplink: {
+        Time: '2024-01-01T00:00:00Z',
+        DevEUI: 'F03D290000000001',
+        payload_hex: '01',
+        IMEI: '356938035643809',
+      },
+    };
     assert.equal((await fetch(target().url, { method: 'POST', body: JSON.stringify(doc) })).status, 200);
     const msg = await received;
     assert.equal((msg.thingpark as { connectivity: string }).connectivity, 'CELLULAR');
@@ -162,7 +246,11 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     const statuses = collect(helper.getNode('statusOut'));
     await postTunnelDocument(target(), 'DevEUI_uplink', sampleUplink(DEV, 1));
     await fetch(target().url, { method: 'POST', body: '{}' });
-    await waitFor(() => statuses.some((s) => /1 received, 1 refused/.test(String((s.status as { text: string }).text))), 3000, 'status');
+    await waitFor(
+      () => statuses.some((s) => /1 received, 1 refused/.test(String((s.status as { text: string }).text))),
+      3000,
+      'status',
+    );
     await helper.unload();
     const gone = await fetch(target().url, { method: 'POST', body: '{}' });
     assert.equal(gone.status, 404);
@@ -178,7 +266,10 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     });
     try {
       await helper.load(modules(), flow(), {});
-      const res = await fetch(target().url, { method: 'POST', body: JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 2) }) });
+      const res = await fetch(target().url, {
+        method: 'POST',
+        body: JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 2) }),
+      });
       assert.equal(res.status, 200);
       assert.deepEqual(seen, ['/tp/uplink']);
     } finally {
@@ -193,7 +284,10 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
       const up = helper.getNode('up');
       await waitFor(() => up.warn.called, 2000, 'warning');
       assert.match(String(up.warn.firstCall.args[0]), /httpNodeRoot is false/);
-      const res = await fetch(target().url, { method: 'POST', body: JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 3) }) });
+      const res = await fetch(target().url, {
+        method: 'POST',
+        body: JSON.stringify({ DevEUI_uplink: sampleUplink(DEV, 3) }),
+      });
       assert.equal(res.status, 404);
     } finally {
       helper.settings({ httpNodeRoot: '/' });

@@ -3,7 +3,8 @@ import { DocumentError } from '../../lib/thingpark/document-types';
 import { normaliseDocument } from '../../lib/thingpark/normalise';
 import { parseDocumentText } from '../../lib/thingpark/parse';
 
-const normalise = (text: string, hint?: string) => normaliseDocument(parseDocumentText(text), { devEUIHint: hint });
+const normalise = (text: string, hint?: string) =>
+  normaliseDocument(parseDocumentText(text), { devEUIHint: hint });
 
 /** The uplink of actility/tpx-iot-flow-doc docs/Message/Uplink_Message (untyped: every value a string). */
 const UNTYPED_UPLINK = `{"DevEUI_uplink":{"Time":"2018-10-03T15:38:46.882+02:00","DevEUI":"0018B20000000B20","FPort":"1",
@@ -67,18 +68,64 @@ describe('ThingPark documents: parse and normalise', () => {
 
   it('refuses XML with a DTD (entity expansion)', () => {
     assert.throws(
-      () => parseDocumentText('<!DOCTYPE x [<!ENTITY a "aaaa">]><DevEUI_uplink><DevEUI>&a;</DevEUI></DevEUI_uplink>'),
+      () =>
+        parseDocumentText(
+          '<!DOCTYPE x [<!ENTITY a "aaaa">]><DevEUI_uplink><DevEUI>&a;</DevEUI></DevEUI_uplink>',
+        ),
       /DTD/,
     );
   });
 
   const EVERY_TYPE: Array<[string, Record<string, unknown>]> = [
-    ['DevEUI_location', { DevEUI: '0018B20000000B20', DevLAT: '45.1', DevLON: '1.2', NwGeolocAlgo: '1', Time: '2024-01-01T00:00:00Z' }],
-    ['DevEUI_notification', { DevEUI: '0018B20000000B20', Type: 'reset', Var1: '0', Time: '2024-01-01T00:00:00Z' }],
-    ['DevEUI_downlink_Sent', { DevEUI: '0018B20000000B20', FPort: '1', FCntDn: '3', DeliveryStatus: '1', CorrelationID: '00AA11BB22CC33DD' }],
-    ['DevEUI_downlink_Rejected', { DevEUI: '0018B20000000B20', FPort: '1', DeliveryStatus: '0', DownlinkRejectionCause: 'Queue full', CorrelationID: 'ABCDEF0123456789' }],
-    ['DevEUI_multicast_summary', { TransmissionStatus: '1', LrrCnt: '3', LrrSuccessCnt: '2', LrrFailedCnt: '1', CorrelationID: '1111' }],
-    ['DevEUI_alarm', { DevEUI: '0018B20000000B20', ID: '12', State: '1', CreationTime: '2024-01-01T00:00:00Z', Occurrence: '2', Acked: '0' }],
+    [
+      'DevEUI_location',
+      {
+        DevEUI: '0018B20000000B20',
+        DevLAT: '45.1',
+        DevLON: '1.2',
+        NwGeolocAlgo: '1',
+        Time: '2024-01-01T00:00:00Z',
+      },
+    ],
+    [
+      'DevEUI_notification',
+      { DevEUI: '0018B20000000B20', Type: 'reset', Var1: '0', Time: '2024-01-01T00:00:00Z' },
+    ],
+    [
+      'DevEUI_downlink_Sent',
+      {
+        DevEUI: '0018B20000000B20',
+        FPort: '1',
+        FCntDn: '3',
+        DeliveryStatus: '1',
+        CorrelationID: '00AA11BB22CC33DD',
+      },
+    ],
+    [
+      'DevEUI_downlink_Rejected',
+      {
+        DevEUI: '0018B20000000B20',
+        FPort: '1',
+        DeliveryStatus: '0',
+        DownlinkRejectionCause: 'Queue full',
+        CorrelationID: 'ABCDEF0123456789',
+      },
+    ],
+    [
+      'DevEUI_multicast_summary',
+      { TransmissionStatus: '1', LrrCnt: '3', LrrSuccessCnt: '2', LrrFailedCnt: '1', CorrelationID: '1111' },
+    ],
+    [
+      'DevEUI_alarm',
+      {
+        DevEUI: '0018B20000000B20',
+        ID: '12',
+        State: '1',
+        CreationTime: '2024-01-01T00:00:00Z',
+        Occurrence: '2',
+        Acked: '0',
+      },
+    ],
     ['BS_alarm', { LrrID: 'FF0109A4', ID: '101', State: '1', Occurrence: '1' }],
     ['DevEUI_downlink', { DevEUI: '0018B20000000B20', FPort: '1', payload_hex: '00' }],
   ];
@@ -106,7 +153,12 @@ describe('ThingPark documents: parse and normalise', () => {
   });
 
   it('recognises a root-less uplink', () => {
-    const { info, document } = normaliseDocument({ DevEUI: '0018b20000000b20', FPort: 3, FCntUp: 1, payload_hex: 'ab' });
+    const { info, document } = normaliseDocument({
+      DevEUI: '0018b20000000b20',
+      FPort: 3,
+      FCntUp: 1,
+      payload_hex: 'ab',
+    });
     assert.equal(info.type, 'DevEUI_uplink');
     assert.equal(info.devEUI, '0018B20000000B20', 'DevEUI upper-cased');
     assert.ok(document.DevEUI_uplink);
@@ -120,10 +172,18 @@ describe('ThingPark documents: parse and normalise', () => {
 
   it('marks a cellular document (IMEI, no LoRa radio fields) CELLULAR', () => {
     const cellular = normaliseDocument({
-      DevEUI_uplink: { Time: '2024-01-01T00:00:00Z', DevEUI: 'F03D290000000001', payload_hex: '0102', IMEI: '356938035643809', IMSI: '208011234567890' },
+      DevEUI_uplink: {
+        Time: '2024-01-01T00:00:00Z',
+        DevEUI: 'F03D290000000001',
+        payload_hex: '0102',
+        IMEI: '356938035643809',
+        IMSI: '208011234567890',
+      },
     });
     assert.equal(cellular.info.connectivity, 'CELLULAR');
-    const noRadio = normaliseDocument({ DevEUI_uplink: { DevEUI: 'F03D290000000001', payload_hex: '01', FCntUp: 1 } });
+    const noRadio = normaliseDocument({
+      DevEUI_uplink: { DevEUI: 'F03D290000000001', payload_hex: '01', FCntUp: 1 },
+    });
     assert.equal(noRadio.info.connectivity, 'CELLULAR', 'never rejected for missing LoRa fields');
   });
 
@@ -133,13 +193,41 @@ describe('ThingPark documents: parse and normalise', () => {
     ['an array', '[1,2]', /must be a JSON object/],
     ['unknown root', '{"Foo":{"a":1}}', /not a ThingPark document/],
     ['missing DevEUI', '{"DevEUI_uplink":{"FPort":1,"payload_hex":"00"}}', /has no DevEUI/],
-    ['short DevEUI', '{"DevEUI_uplink":{"DevEUI":"0018B2","payload_hex":"00"}}', /DevEUI must be 16 hex digits/],
-    ['non-hex DevEUI', '{"DevEUI_uplink":{"DevEUI":"0018B20000000B2Z","payload_hex":"00"}}', /DevEUI must be 16 hex digits/],
-    ['FPort 256', '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","FPort":256,"payload_hex":"00"}}', /FPort must be an integer 0-255/],
-    ['FPort text', '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","FPort":"x","payload_hex":"00"}}', /FPort must be an integer 0-255/],
-    ['odd hex', '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","FPort":1,"payload_hex":"abc"}}', /payload_hex must be even-length hex/],
-    ['non-hex payload', '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","payload_hex":"zz"}}', /payload_hex must be even-length hex/],
-    ['bad Time', '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","payload_hex":"00","Time":"yesterday"}}', /Time must be an ISO 8601 date/],
+    [
+      'short DevEUI',
+      '{"DevEUI_uplink":{"DevEUI":"0018B2","payload_hex":"00"}}',
+      /DevEUI must be 16 hex digits/,
+    ],
+    [
+      'non-hex DevEUI',
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B2Z","payload_hex":"00"}}',
+      /DevEUI must be 16 hex digits/,
+    ],
+    [
+      'FPort 256',
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","FPort":256,"payload_hex":"00"}}',
+      /FPort must be an integer 0-255/,
+    ],
+    [
+      'FPort text',
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","FPort":"x","payload_hex":"00"}}',
+      /FPort must be an integer 0-255/,
+    ],
+    [
+      'odd hex',
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","FPort":1,"payload_hex":"abc"}}',
+      /payload_hex must be even-length hex/,
+    ],
+    [
+      'non-hex payload',
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","payload_hex":"zz"}}',
+      /payload_hex must be even-length hex/,
+    ],
+    [
+      'bad Time',
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","payload_hex":"00","Time":"yesterday"}}',
+      /Time must be an ISO 8601 date/,
+    ],
     ['broken XML', '<DevEUI_uplink><DevEUI>1</DevEUI>', /malformed XML|not a ThingPark|DevEUI/],
   ];
   for (const [what, text, reason] of MALFORMED) {

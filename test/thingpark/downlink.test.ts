@@ -40,7 +40,10 @@ describe('downlink requests', () => {
   });
 
   it('sends a cellular downlink with RAN=CELLULAR and MType=0 instead of FPort', () => {
-    const request = parseDownlink({ DevEUI_downlink: { DevEUI: 'F03D290000000001', payload_hex: '01' } }, { connectivity: 'CELLULAR' });
+    const request = parseDownlink(
+      { DevEUI_downlink: { DevEUI: 'F03D290000000001', payload_hex: '01' } },
+      { connectivity: 'CELLULAR' },
+    );
     const q = lrcDownlinkQuery(request, 'as', 'key');
     assert.match(q.signed, /^DevEUI=F03D290000000001&RAN=CELLULAR&MType=0&Payload=01&/);
     assert.doesNotMatch(q.signed, /FPort/);
@@ -49,18 +52,41 @@ describe('downlink requests', () => {
 
   const INVALID: Array<[string, unknown, RegExp]> = [
     ['no document', 'x', /must be an object/],
-    ['bad DevEUI', { DevEUI_downlink: { DevEUI: '12', FPort: 1, payload_hex: '00' } }, /DevEUI must be 16 hex digits/],
-    ['FPort 0', { DevEUI_downlink: { DevEUI: DEV, FPort: 0, payload_hex: '00' } }, /FPort must be an integer 1-223/],
-    ['FPort 224', { DevEUI_downlink: { DevEUI: DEV, FPort: 224, payload_hex: '00' } }, /FPort must be an integer 1-223/],
+    [
+      'bad DevEUI',
+      { DevEUI_downlink: { DevEUI: '12', FPort: 1, payload_hex: '00' } },
+      /DevEUI must be 16 hex digits/,
+    ],
+    [
+      'FPort 0',
+      { DevEUI_downlink: { DevEUI: DEV, FPort: 0, payload_hex: '00' } },
+      /FPort must be an integer 1-223/,
+    ],
+    [
+      'FPort 224',
+      { DevEUI_downlink: { DevEUI: DEV, FPort: 224, payload_hex: '00' } },
+      /FPort must be an integer 1-223/,
+    ],
     ['no FPort', { DevEUI_downlink: { DevEUI: DEV, payload_hex: '00' } }, /FPort must be an integer 1-223/],
     ['odd hex', { DevEUI_downlink: { DevEUI: DEV, FPort: 1, payload_hex: '0' } }, /even-length hex/],
-    ['too long', { DevEUI_downlink: { DevEUI: DEV, FPort: 1, payload_hex: '00'.repeat(243) } }, /exceeds 242 bytes/],
+    [
+      'too long',
+      { DevEUI_downlink: { DevEUI: DEV, FPort: 1, payload_hex: '00'.repeat(243) } },
+      /exceeds 242 bytes/,
+    ],
     ['no payload', { DevEUI_downlink: { DevEUI: DEV, FPort: 1 } }, /payload_hex is missing/],
-    ['bad ValidityTime', { DevEUI_downlink: { DevEUI: DEV, FPort: 1, payload_hex: '00', ValidityTime: 'soon' } }, /ValidityTime/],
+    [
+      'bad ValidityTime',
+      { DevEUI_downlink: { DevEUI: DEV, FPort: 1, payload_hex: '00', ValidityTime: 'soon' } },
+      /ValidityTime/,
+    ],
   ];
   for (const [what, input, reason] of INVALID) {
     it(`refuses ${what} before sending`, () => {
-      assert.throws(() => parseDownlink(input), (e: unknown) => e instanceof DocumentError && reason.test(e.message));
+      assert.throws(
+        () => parseDownlink(input),
+        (e: unknown) => e instanceof DocumentError && reason.test(e.message),
+      );
     });
   }
 });
@@ -75,7 +101,10 @@ describe('IoT Flow topic patterns', () => {
     assert.equal(devEUIFromTopic('mqtt/things/{DevEUI}/uplink', 'mqtt/things/0018b20000000b20/uplink'), DEV);
     assert.equal(devEUIFromTopic('x/dev-{DevEUI}', 'x/dev-0018B20000000B20'), DEV);
     assert.equal(devEUIFromTopic('mqtt/things/{DevEUI}/uplink', 'mqtt/things/nothex/uplink'), undefined);
-    assert.equal(resolveTopic('mqtt/things/{DevEUI}/downlink', { DevEUI: DEV }), `mqtt/things/${DEV}/downlink`);
+    assert.equal(
+      resolveTopic('mqtt/things/{DevEUI}/downlink', { DevEUI: DEV }),
+      `mqtt/things/${DEV}/downlink`,
+    );
     assert.throws(() => resolveTopic('a/{DevEUI}', {}), /no value/);
     assert.throws(() => resolveTopic('a/{DevEUI}', { DevEUI: '#' }), /wildcard/);
   });
@@ -94,7 +123,12 @@ describe('LRC client against a fake LRC that checks the Token', () => {
   it('gets "Request queued by LRC" for a correctly signed request', async () => {
     const req = request();
     const result = await new LrcClient({ url: lrc.url, asId: 'as', asKey }).send(req);
-    assert.deepEqual(result, { status: 'queued', correlationId: req.correlationId, httpStatus: 200, attempts: 1 });
+    assert.deepEqual(result, {
+      status: 'queued',
+      correlationId: req.correlationId,
+      httpStatus: 200,
+      attempts: 1,
+    });
     assert.equal(lrc.received[0].accepted, true);
     assert.equal(lrc.received[0].query.get('Payload'), '0102');
   });
@@ -113,7 +147,13 @@ describe('LRC client against a fake LRC that checks the Token', () => {
     assert.equal(result.status, 'queued');
     assert.equal(result.attempts, 3);
     lrc.options.failNext = { count: 5, status: 503 };
-    const failed = await new LrcClient({ url: lrc.url, asId: 'as', asKey, retryDelayMs: 10, retries: 1 }).send(request());
+    const failed = await new LrcClient({
+      url: lrc.url,
+      asId: 'as',
+      asKey,
+      retryDelayMs: 10,
+      retries: 1,
+    }).send(request());
     assert.equal(failed.status, 'error');
     assert.equal(failed.attempts, 2);
   });
@@ -121,7 +161,9 @@ describe('LRC client against a fake LRC that checks the Token', () => {
   it('reports an unreachable LRC as an error after retries', async () => {
     const url = lrc.url;
     await lrc.stop();
-    const result = await new LrcClient({ url, asId: 'as', asKey, retryDelayMs: 10, retries: 1 }).send(request());
+    const result = await new LrcClient({ url, asId: 'as', asKey, retryDelayMs: 10, retries: 1 }).send(
+      request(),
+    );
     assert.equal(result.status, 'error');
     assert.match(result.reason!, /LRC unreachable: ECONNREFUSED/);
   });

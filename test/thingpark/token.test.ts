@@ -11,8 +11,19 @@ import { lrcDownlinkQuery, parseDownlink } from '../../lib/thingpark/downlink';
 import { readVectors } from '../helpers/paths';
 
 interface TokenVectors {
-  uplink: Array<{ asKey: string; query: string; body: { DevEUI_uplink: Record<string, string> }; token: string }>;
-  downlink: Array<{ asKey: string; params: [string, string][]; signed: string; url_query: string; token: string }>;
+  uplink: Array<{
+    asKey: string;
+    query: string;
+    body: { DevEUI_uplink: Record<string, string> };
+    token: string;
+  }>;
+  downlink: Array<{
+    asKey: string;
+    params: [string, string][];
+    signed: string;
+    url_query: string;
+    token: string;
+  }>;
 }
 
 const vectors = readVectors<TokenVectors>('thingpark-tokens.json');
@@ -72,7 +83,12 @@ describe('ThingPark tunnel tokens (shared/vectors/thingpark-tokens.json)', () =>
     it(`builds the same LRC query from a DevEUI_downlink document at the vector's Time`, () => {
       const p = Object.fromEntries(v.params);
       const request = parseDownlink({
-        DevEUI_downlink: { DevEUI: p.DevEUI, FPort: Number(p.FPort), payload_hex: p.Payload, CorrelationID: 'X' },
+        DevEUI_downlink: {
+          DevEUI: p.DevEUI,
+          FPort: Number(p.FPort),
+          payload_hex: p.Payload,
+          CorrelationID: 'X',
+        },
       });
       const q = lrcDownlinkQuery(request, p.AS_ID, v.asKey, new Date(Date.parse(p.Time)));
       // Our Time is written in UTC and a CorrelationID is added: same rule, other inputs.
@@ -113,7 +129,10 @@ describe('tunnel request checks', () => {
   });
 
   it('uses CustomerID + lowercase DevEUI for locations and FCntDn for downlink reports', () => {
-    assert.equal(uplinkBodyElements('DevEUI_location', { CustomerID: '7', DevEUI: 'ABCDEF0123456789' }), '7abcdef0123456789');
+    assert.equal(
+      uplinkBodyElements('DevEUI_location', { CustomerID: '7', DevEUI: 'ABCDEF0123456789' }),
+      '7abcdef0123456789',
+    );
     assert.equal(
       uplinkBodyElements('DevEUI_downlink_Sent', { CustomerID: '7', DevEUI: 'AB', FPort: 3, FCntDn: 9 }),
       '7AB39',
@@ -124,12 +143,15 @@ describe('tunnel request checks', () => {
   it('passes types without a public rule unverified, or refuses them when asked', () => {
     const q = query('2024-05-01T10:00:00.000+00:00');
     const note = { DevEUI: '0018B20000000B20', Type: 'reset' };
-    assert.deepEqual(checkTunnelRequest(q, 'DevEUI_notification', note, { asKey, maxTimeDeviation: 60, now }), {
-      ok: true,
-      verified: false,
-      token: new URLSearchParams(q).get('Token')!,
-      time: '2024-05-01T10:00:00.000+00:00',
-    });
+    assert.deepEqual(
+      checkTunnelRequest(q, 'DevEUI_notification', note, { asKey, maxTimeDeviation: 60, now }),
+      {
+        ok: true,
+        verified: false,
+        token: new URLSearchParams(q).get('Token')!,
+        time: '2024-05-01T10:00:00.000+00:00',
+      },
+    );
     const refused = checkTunnelRequest(q, 'DevEUI_notification', note, {
       asKey,
       maxTimeDeviation: 60,

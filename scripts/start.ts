@@ -1,0 +1,106 @@
+/**
+ * `npm start`: a local Node-RED on 127.0.0.1:1880 with this package, a fresh user directory, the demo
+ * flow deployed, and a simulator standing in for ThingPark (signed uplinks in, an LRC for downlinks).
+ */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { FakeLrc } from '../lib/simulator/fake-lrc';
+import { sampleUplink } from '../lib/simulator/sample-documents';
+import { postTunnelDocument } from '../lib/simulator/uplink-poster';
+
+const root = path.resolve(__dirname, '..', '..');
+const userDir = path.join(root, '.demo');
+const port = Number(process.env.PORT) || 1880;
+const base = `http://127.0.0.1:${port}`;
+const AS_KEY = 'demo-as-key-0123456789';
+const DEVICES = ['70B3D5E75E000001', '70B3D5E75E000002', '70B3D5E75E000003'];
+const LRC_PORT = Number(process.env.DEMO_LRC_PORT) || 1881;
+const UPLINK_EVERY_MS = Number(process.env.DEMO_UPLINK_MS) || 5000;
+
+function prepareUserDir(): void {
+  fs.rmSync(userDir, { recursive: true, force: true });
+  const link = path.join(userDir, 'node_modules', '@thingpark-edge', 'node-red-connectors');
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  fs.symlinkSync(root, link, 'dir');
+  fs.copyFileSync(path.join(root, 'scripts', 'demo-settings.js'), path.join(userDir, 'settings.js'));
+  fs.writeFileSync(path.join(userDir, 'flows.json'), '[]');
+}
+
+async function waitForEditor(timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${base}/flows`, { headers: { 'Node-RED-API-Version': 'v2' } });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > end) throw new Error(`Node-RED did not start on ${base}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function deployDemo(): Promise<void> {
+  const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'demo.json'), 'utf8')) as Array<
+    Record<string, unknown>
+  >;
+  for (const node of flow) {
+    if (node.type !== 'thingpark-network') continue;
+    node.credentials = { asKey: AS_KEY };
+    node.lrcUrl = String(node.lrcUrl).replace(':1881/', `:${LRC_PORT}/`);
+  }
+  const res = await fetch(`${base}/flows`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+    body: JSON.stringify(flow),
+  });
+  if (!res.ok) throw new Error(`deploying the demo flow failed: ${res.status} ${await res.text()}`);
+}
+
+async function main(): Promise<void> {
+  prepareUserDir();
+  const uplinkTarget = { url: `${base}/thingpark/uplink`, asId: 'demo.as', asKey: AS_KEY };
+  const lrc = await new FakeLrc({ asKey: AS_KEY, reportTo: uplinkTarget }).start(LRC_PORT);
+  const red = spawn(
+    process.execPath,
+    [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')],
+    {
+      stdio: 'inherit',
+      cwd: root,
+    },
+  );
+  let stopping = false;
+  const stop = (code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    red.kill('SIGINT');
+    void lrc.stop().finally(() => process.exit(code));
+  };
+  red.on('exit', (code) => stop(code ?? 0));
+  process.on('SIGINT', () => stop());
+  process.on('SIGTERM', () => stop());
+
+  await waitForEditor(60000);
+  await deployDemo();
+  console.log(`\n  ThingPark demo running: open ${base}/ and the Debug sidebar.`);
+  console.log(
+    `  Simulated uplinks every ${UPLINK_EVERY_MS / 1000} s from ${DEVICES.length} devices; LRC simulator on 127.0.0.1:${LRC_PORT}.\n`,
+  );
+
+  let fCnt = 0;
+  const timer = setInterval(() => {
+    const devEUI = DEVICES[fCnt % DEVICES.length];
+    fCnt++;
+    postTunnelDocument(uplinkTarget, 'DevEUI_uplink', sampleUplink(devEUI, fCnt)).then(
+      (res) => res.status !== 200 && console.warn(`simulator: uplink refused ${res.status} ${res.text}`),
+      (err: Error) => !stopping && console.warn(`simulator: ${err.message}`),
+    );
+  }, UPLINK_EVERY_MS);
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});
