@@ -3,7 +3,9 @@ import * as mqtt from 'mqtt';
 import type { SecureContextOptions } from 'tls';
 import { Backoff, type BackoffOptions } from '../connection/backoff';
 
-export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
+import type { ConnectionState } from '../connection/platform-client';
+
+export type { ConnectionState };
 
 export interface MqttConnectionOptions {
   /** mqtt://host:port, mqtts://host:port or wss://host:port/path */

@@ -126,7 +126,9 @@ module.exports = function (RED: NodeAPI) {
         // One report per distinct error, not one per reconnect attempt.
         if (err.message === lastReported) return;
         lastReported = err.message;
-        node.error(RED._('thingpark-network.errors.connection', { error: errorMessage(err) }), {});
+        node.userRegistry.reportError(
+          RED._('thingpark-network.errors.connection', { error: errorMessage(err) }),
+        );
       });
       connection.on('state', (state: ConnectionState) => {
         if (state === 'connected') lastReported = '';

@@ -36,6 +36,21 @@ export class UserRegistry {
     for (const onStatus of this.users.values()) onStatus(status);
   }
 
+  /**
+   * Reports an error once per flow that uses this connection (to its first user there), so each
+   * flow's Catch nodes see it once, however many of its nodes share the connection.
+   */
+  reportError(text: string, msg: Record<string, unknown> = {}, only?: ReadonlySet<string>): void {
+    const flows = new Set<string>();
+    for (const user of Object.values(this.nodes)) {
+      if (only && !only.has(user.id)) continue;
+      const flow = (user as Node & { z?: string }).z ?? '';
+      if (flows.has(flow)) continue;
+      flows.add(flow);
+      user.error(text, { ...msg });
+    }
+  }
+
   get size(): number {
     return this.users.size;
   }

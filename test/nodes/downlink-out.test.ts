@@ -51,11 +51,9 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
   it('sends a signed request and outputs status queued with the CorrelationID', async () => {
     await helper.load(modules(), flow(), { net: { asKey: AS_KEY } });
     const result = nextMessage(helper.getNode('result'));
-    helper
-      .getNode('down')
-      .receive({
-        payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: 'CAFE', Confirmed: 1 } },
-      });
+    helper.getNode('down').receive({
+      payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: 'CAFE', Confirmed: 1 } },
+    });
     const msg = await result;
     const payload = msg.payload as Record<string, unknown>;
     assert.equal(payload.status, 'queued');
@@ -258,11 +256,9 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
       client.once('message', (topic, payload) => resolve({ topic, payload: payload.toString() })),
     );
     const result = nextMessage(helper.getNode('result'));
-    helper
-      .getNode('down')
-      .receive({
-        payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 5, payload_hex: '0A0B', CorrelationID: 'C0FFEE' } },
-      });
+    helper.getNode('down').receive({
+      payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 5, payload_hex: '0A0B', CorrelationID: 'C0FFEE' } },
+    });
     assert.equal(((await result).payload as { status: string }).status, 'queued');
     const message = await got;
     assert.equal(message.topic, `mqtt/things/${DEV}/downlink`);

@@ -1,0 +1,28 @@
+import type { EventEmitter } from 'events';
+import type { DeliveryResult, QueueEntry } from '../delivery';
+import type { DownlinkRequest } from '../thingpark/downlink';
+
+export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
+
+/** A validated downlink request a platform sent (WMW message, Cumulocity operation, ThingWorx property write). */
+export interface PlatformDownlink {
+  request: DownlinkRequest;
+  /** The platform's id for the command (operation id, Thing and request id, message id). */
+  ref: unknown;
+}
+
+/**
+ * What a platform connection config node drives: a client that connects, delivers queued entries and
+ * reports the platform's answer, and emits `state` (ConnectionState, lastError?), `error` (Error: connection
+ * trouble), `downlink` (PlatformDownlink) and `downlink-error` (Error: a platform message that is not
+ * a valid downlink; the connection stays up) events.
+ */
+export interface PlatformClient<T> extends EventEmitter {
+  readonly state: ConnectionState;
+  readonly lastError?: Error;
+  readonly reconnects: number;
+  start(): void;
+  /** Disconnects; settles within a couple of seconds. */
+  stop(): Promise<void>;
+  deliver(entry: QueueEntry<T>): Promise<DeliveryResult>;
+}

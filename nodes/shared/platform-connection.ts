@@ -1,0 +1,169 @@
+import * as os from 'os';
+import * as path from 'path';
+import { createQueue, type BufferPolicy, type DeliveryQueue, type QueueStats } from '../../lib/delivery';
+import type { ConnectionState, PlatformClient, PlatformDownlink } from '../../lib/connection/platform-client';
+import { UserRegistry } from './user-registry';
+import { errorMessage, type Node, type NodeAPI, type NodeStatus } from './red';
+
+export interface BufferSettings {
+  bufferMax?: number | string;
+  bufferPolicy?: string;
+}
+
+/** Counters a flow can read (`msg.topic = "stats"` into an out node). */
+export interface ConnectionStats extends QueueStats {
+  platform: string;
+  connection: ConnectionState;
+  reconnects: number;
+  lastError?: string;
+}
+
+export type DownlinkListener = (downlink: PlatformDownlink) => void;
+
+const STATE_STATUS: Record<ConnectionState, Pick<NodeStatus, 'fill' | 'shape'> & { key: string }> = {
+  connected: { fill: 'green', shape: 'dot', key: 'node-red:common.status.connected' },
+  connecting: { fill: 'yellow', shape: 'ring', key: 'node-red:common.status.connecting' },
+  disconnected: { fill: 'red', shape: 'ring', key: 'node-red:common.status.disconnected' },
+};
+const STATUS_EVERY_MS = 500;
+export const DEFAULT_BUFFER_MAX = 100000;
+
+/** Where a connection's queue lives: under Node-RED's user directory, one folder per config node. */
+export function queueDir(RED: NodeAPI, nodeId: string): string {
+  const userDir =
+    (RED.settings as unknown as { userDir?: string }).userDir ?? path.join(os.homedir(), '.node-red');
+  return path.join(userDir, 'thingpark-queues', nodeId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+}
+
+/**
+ * What a platform config node owns: its client, its durable queue, its users. The queue opens with
+ * the node (entries kept from before a restart wait there), dispatches while the client is
+ * connected, and the client runs while at least one flow node uses the connection.
+ */
+export class PlatformConnection<T> {
+  readonly registry: UserRegistry;
+  readonly queue: DeliveryQueue<T>;
+  private readonly downlinkListeners = new Map<string, DownlinkListener>();
+  private statusTimer?: NodeJS.Timeout;
+  private lastErrorText = '';
+
+  constructor(
+    private readonly RED: NodeAPI,
+    node: Node & { users?: Record<string, Node> },
+    readonly platform: string,
+    readonly client: PlatformClient<T>,
+    buffer: BufferSettings,
+    queueTuning: { perKeyInflight?: number; maxInflight?: number } = {},
+  ) {
+    this.registry = new UserRegistry(
+      () => client.start(),
+      () => client.stop(),
+    );
+    node.users = this.registry.nodes;
+    const max = Number(buffer.bufferMax);
+    const opened = createQueue<T>({
+      dir: queueDir(RED, node.id),
+      deliver: (entry) => client.deliver(entry),
+      maxEntries: Number.isInteger(max) && max > 0 ? max : DEFAULT_BUFFER_MAX,
+      policy: (buffer.bufferPolicy === 'reject' ? 'reject' : 'drop-oldest') as BufferPolicy,
+      ...queueTuning,
+      onDrop: (dropped, total) => node.warn(RED._('thingpark-common.buffer.dropped', { dropped, total })),
+      onPoison: (entry, err) =>
+        this.registry.reportError(
+          RED._('thingpark-common.buffer.poison', { key: entry.key, error: err.message }),
+          {
+            topic: entry.key,
+            payload: entry.body,
+          },
+        ),
+      onError: (err) =>
+        this.registry.reportError(RED._('thingpark-common.buffer.storage', { error: err.message })),
+    });
+    this.queue = opened.queue;
+    if (opened.warning) node.warn(opened.warning);
+    this.queue.ready.catch((err: unknown) =>
+      node.error(RED._('thingpark-common.buffer.storage', { error: errorMessage(err) })),
+    );
+
+    client.on('state', (state: ConnectionState) => {
+      if (state === 'connected') {
+        this.lastErrorText = '';
+        this.queue.start();
+      } else {
+        this.queue.pause();
+      }
+      this.showStatus();
+    });
+    client.on('error', (err: Error) => {
+      // One report per distinct error, not one per reconnect attempt.
+      if (err.message === this.lastErrorText) return;
+      this.lastErrorText = err.message;
+      this.registry.reportError(
+        RED._('thingpark-common.errors.connection', { platform, error: err.message }),
+      );
+    });
+    client.on('downlink', (downlink: PlatformDownlink) => {
+      for (const listener of this.downlinkListeners.values()) listener(downlink);
+    });
+    client.on('downlink-error', (err: Error) => {
+      const text = RED._('thingpark-common.errors.invalid-downlink', { platform, error: err.message });
+      this.registry.reportError(text, {}, new Set(this.downlinkListeners.keys()));
+    });
+    this.showStatus();
+  }
+
+  /** Queues a message for the platform; resolves once it is stored (rejects with QueueFullError in reject mode). */
+  async enqueue(key: string, body: T): Promise<void> {
+    await this.queue.push(key, body);
+    this.scheduleStatus();
+  }
+
+  addDownlinkListener(user: Node, listener: DownlinkListener): void {
+    this.downlinkListeners.set(user.id, listener);
+    this.registry.register(user);
+  }
+
+  async removeDownlinkListener(user: Node): Promise<void> {
+    this.downlinkListeners.delete(user.id);
+    await this.registry.deregister(user);
+  }
+
+  stats(): ConnectionStats {
+    return {
+      platform: this.platform,
+      connection: this.client.state,
+      reconnects: this.client.reconnects,
+      lastError: this.client.lastError?.message,
+      ...this.queue.stats(),
+    };
+  }
+
+  private scheduleStatus(): void {
+    if (!this.statusTimer) this.statusTimer = setTimeout(() => this.showStatus(), STATUS_EVERY_MS);
+  }
+
+  private showStatus(): void {
+    clearTimeout(this.statusTimer);
+    this.statusTimer = undefined;
+    const s = STATE_STATUS[this.client.state];
+    let text = this.RED._(s.key);
+    const queued = this.queue.length;
+    if (queued > 0) text += ` · ${this.RED._('thingpark-common.status.queued', { count: queued })}`;
+    else if (this.client.state === 'disconnected' && this.client.lastError)
+      text += `: ${this.client.lastError.message}`;
+    this.registry.setStatus({ fill: s.fill, shape: s.shape, text });
+    if (queued > 0) this.scheduleStatus();
+  }
+
+  /** Stops the client and closes the queue within a few seconds; a removed node's queue is deleted. */
+  async close(removed: boolean): Promise<void> {
+    clearTimeout(this.statusTimer);
+    this.statusTimer = undefined;
+    this.downlinkListeners.clear();
+    this.client.removeAllListeners('downlink');
+    this.client.removeAllListeners('downlink-error');
+    await this.client.stop().catch(() => undefined);
+    if (removed) await this.queue.destroy();
+    else await this.queue.close({ drainMs: 1000 });
+  }
+}
