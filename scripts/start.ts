@@ -42,7 +42,7 @@ async function waitForEditor(timeoutMs: number): Promise<void> {
 }
 
 async function deployDemo(): Promise<void> {
-  const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'demo.json'), 'utf8')) as Array<
+  const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'Demo - simulated ThingPark.json'), 'utf8')) as Array<
     Record<string, unknown>
   >;
   for (const node of flow) {

@@ -192,6 +192,8 @@ export class MqttConnection extends EventEmitter {
         });
       });
       client.removeAllListeners();
+      // A socket error can still arrive after the end; with no listener it would crash Node-RED.
+      client.on('error', () => undefined);
     }
     this.setState('disconnected');
   }

@@ -54,9 +54,14 @@ export class PlatformConnection<T> {
     readonly client: PlatformClient<T>,
     buffer: BufferSettings,
     queueTuning: { perKeyInflight?: number; maxInflight?: number } = {},
+    /** Set when the configuration cannot work (e.g. no host name): the client is never started. */
+    private readonly misconfigured?: string,
   ) {
     this.registry = new UserRegistry(
-      () => client.start(),
+      () => {
+        if (misconfigured) this.registry.reportError(misconfigured);
+        else client.start();
+      },
       () => client.stop(),
     );
     node.users = this.registry.nodes;
@@ -145,6 +150,10 @@ export class PlatformConnection<T> {
   private showStatus(): void {
     clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
+    if (this.misconfigured) {
+      this.registry.setStatus({ fill: 'red', shape: 'ring', text: this.misconfigured });
+      return;
+    }
     const s = STATE_STATUS[this.client.state];
     let text = this.RED._(s.key);
     const queued = this.queue.length;

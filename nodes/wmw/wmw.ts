@@ -44,7 +44,20 @@ module.exports = function (RED: NodeAPI) {
       insecure: config.insecure === true,
     });
     // MQTT keeps order on one connection, so several messages of a device may be in flight at once.
-    node.connection = new PlatformConnection(RED, node, 'WMW', client, config, { perKeyInflight: 32 });
+    const problem = !target.host
+      ? RED._('thingpark-wmw.errors.no-host')
+      : !enterpriseId
+        ? RED._('thingpark-wmw.errors.no-enterprise')
+        : undefined;
+    node.connection = new PlatformConnection(
+      RED,
+      node,
+      'WMW',
+      client,
+      config,
+      { perKeyInflight: 32 },
+      problem,
+    );
     node.on('close', (removed: boolean, done: () => void) => {
       node.connection.close(removed).then(done, done);
     });
