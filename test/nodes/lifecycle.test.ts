@@ -1,0 +1,121 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Mosquitto } from '../helpers/broker';
+import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
+import { repoRoot } from '../helpers/paths';
+
+const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
+const modules = () =>
+  servingHttpNodes(
+    ['network', 'uplink-in', 'downlink-in', 'wmw', 'wmw-out'].map((n) => require(nodeFile(n))),
+  );
+
+/** Handles that keep the process alive (sockets, servers, timers), by type. */
+function handleCounts(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const h of (process as unknown as { _getActiveHandles(): object[] })._getActiveHandles()) {
+    const name = h.constructor?.name ?? 'unknown';
+    counts[name] = (counts[name] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe('connection lifecycle in the real runtime', function () {
+  this.timeout(120000);
+  const broker = new Mosquitto();
+  let userDir: string;
+  before(async () => {
+    await broker.start();
+    await helper.startServer();
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'nr-life-'));
+    helper.settings({ userDir });
+  });
+  after(async () => {
+    await helper.stopServer();
+    await broker.dispose();
+    fs.rmSync(userDir, { recursive: true, force: true });
+  });
+  afterEach(() => helper.unload());
+
+  const wmw = {
+    id: 'wmw',
+    type: 'thingpark-wmw',
+    region: 'custom',
+    hostName: `127.0.0.1:${0}`,
+    enterpriseId: 'life',
+    insecure: true,
+  };
+  const flow = (withUser: boolean) => [
+    { id: 'tab', type: 'tab', label: 'life' },
+    { ...wmw, hostName: `127.0.0.1:${broker.port}` },
+    ...(withUser ? [{ id: 'out', z: 'tab', type: 'thingpark-wmw-out', wmw: 'wmw', wires: [[]] }] : []),
+  ];
+
+  it('connects only while a flow node uses the connection, and disconnects when the last one leaves', async () => {
+    await helper.load(modules(), flow(false));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(helper.getNode('wmw').connection.client.state, 'disconnected', 'no user: no connection');
+    await helper.setFlows(flow(true));
+    await waitFor(() => helper.getNode('wmw').connection.client.state === 'connected', 10000, 'connected');
+    const config = helper.getNode('wmw');
+    await helper.setFlows(flow(false), 'nodes');
+    const after = helper.getNode('wmw');
+    assert.equal(after, config, 'the config node itself was not redeployed');
+    await waitFor(() => after.connection.client.state === 'disconnected', 5000, 'disconnected with no user');
+  });
+
+  it('a changed connection keeps its queued messages; a removed one deletes its store', async () => {
+    await broker.stop();
+    await helper.load(modules(), flow(true));
+    const out = helper.getNode('out');
+    for (let i = 0; i < 50; i++)
+      out.receive({
+        payload: { DevEUI_uplink: { DevEUI: '0018B20000000B20', FCntUp: i, payload_hex: '00' } },
+      });
+    await waitFor(() => helper.getNode('wmw').connection.stats().queued === 50, 5000, '50 queued');
+    const dir = path.join(userDir, 'thingpark-queues', 'wmw');
+    assert.ok(fs.existsSync(dir), 'the queue lives under the user directory');
+
+    const changed = flow(true).map((n) => (n.id === 'wmw' ? { ...n, bufferMax: 5000 } : n));
+    await helper.setFlows(changed, 'nodes');
+    await helper.getNode('wmw').connection.queue.ready;
+    assert.equal(helper.getNode('wmw').connection.stats().queued, 50, 'kept across the change');
+
+    await helper.setFlows([{ id: 'tab', type: 'tab', label: 'life' }], 'full');
+    await waitFor(() => !fs.existsSync(dir), 5000, 'store deleted');
+    await broker.start();
+  });
+
+  it('closes within a few seconds even when the broker does not answer', async () => {
+    await helper.load(modules(), flow(true));
+    await waitFor(() => helper.getNode('wmw').connection.client.state === 'connected', 10000, 'connected');
+    await broker.stop();
+    const started = Date.now();
+    await helper.unload();
+    assert.ok(Date.now() - started < 5000, `closed in ${Date.now() - started} ms`);
+    await broker.start();
+  });
+
+  it('100 deploy cycles leave no growth in handles or listeners', async () => {
+    const cycle = async () => {
+      await helper.load(modules(), flow(true));
+      await waitFor(() => helper.getNode('wmw').connection.client.state === 'connected', 10000, 'connected');
+      await helper.unload();
+    };
+    for (let i = 0; i < 5; i++) await cycle();
+    await new Promise((r) => setTimeout(r, 200));
+    const before = handleCounts();
+    const listenersBefore = process.listenerCount('uncaughtException') + process.listenerCount('exit');
+    for (let i = 0; i < 100; i++) await cycle();
+    await new Promise((r) => setTimeout(r, 500));
+    const afterCounts = handleCounts();
+    const total = (c: Record<string, number>) => Object.values(c).reduce((a, b) => a + b, 0);
+    assert.ok(
+      total(afterCounts) <= total(before) + 2,
+      `handles ${JSON.stringify(before)} → ${JSON.stringify(afterCounts)}`,
+    );
+    assert.equal(process.listenerCount('uncaughtException') + process.listenerCount('exit'), listenersBefore);
+  });
+});
