@@ -146,6 +146,18 @@ describe('WMW: wmw out and downlinks from WMW, against a real mosquitto with TLS
     );
   });
 
+  it('verifies the broker certificate by default: an unknown CA is refused', async () => {
+    const noCa = flow().map((n) => (n.id === 'wmw' ? { ...n, tls: '' } : n));
+    await helper.load(modules(), noCa, creds());
+    const caught = collect(helper.getNode('caught'));
+    await waitFor(() => caught.length > 0, 15000, 'TLS error');
+    assert.match(
+      String((caught[0].error as { message: string }).message),
+      /WMW connection failed: .*(self[- ]signed|unable to verify|certificate)/i,
+    );
+    assert.notEqual(helper.getNode('wmw').connection.client.state, 'connected');
+  });
+
   it('publishes uplinks to uplink_<id> as typed JSON with the root key, QoS 1, other types filtered', async () => {
     await platform.subscribeAsync(`uplink_${ENTERPRISE}`, { qos: 1 });
     const received: Array<{ topic: string; payload: unknown; qos: number }> = [];
