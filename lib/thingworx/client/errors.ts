@@ -97,10 +97,10 @@ export class ProvisioningError extends AlwaysOnClientError {
     readonly step: string,
     message: string,
     cause?: AlwaysOnClientError,
-    options: { retryable?: boolean } = {},
+    options: { retryable?: boolean; code?: number } = {},
   ) {
     super(cause?.kind ?? 'response', message, {
-      code: cause?.code,
+      code: options.code ?? cause?.code,
       reason: cause?.reason,
       retryable: options.retryable ?? cause?.retryable ?? false,
       cause,

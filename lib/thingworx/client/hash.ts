@@ -17,6 +17,7 @@ export function fnv1a32(text: string): number {
  * and Node versions, so a Thing always lands on the same pipe for a given pipe count.
  */
 export function pipeIndexFor(thingName: string, pipeCount: number): number {
-  if (!Number.isInteger(pipeCount) || pipeCount < 1) throw new RangeError(`pipeCount ${pipeCount} must be >= 1`);
+  if (!Number.isInteger(pipeCount) || pipeCount < 1)
+    throw new RangeError(`pipeCount ${pipeCount} must be >= 1`);
   return pipeCount === 1 ? 0 : fnv1a32(thingName) % pipeCount;
 }

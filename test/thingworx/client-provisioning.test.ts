@@ -1,0 +1,172 @@
+import { strict as assert } from 'assert';
+import { BaseType, MessageCode } from '../../lib/thingworx';
+import { AlwaysOnClient, ProvisioningError, ThingProvisioner } from '../../lib/thingworx/client';
+import type { AlwaysOnTestServer } from '../helpers/alwayson-server';
+import { devEuis, Fixture, TEMPLATE } from './client-fixtures';
+
+async function provisioningError(p: Promise<unknown>): Promise<ProvisioningError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof ProvisioningError, `expected ProvisioningError, got ${String(e)}`);
+    return e;
+  }
+  return assert.fail('expected a ProvisioningError');
+}
+
+function services(server: AlwaysOnTestServer): string[] {
+  return server
+    .received('request')
+    .map((e) => (e.msg.kind === 'request' ? e.msg.body.characteristicName : ''));
+}
+
+describe('Provisioning over AlwaysOn', function () {
+  this.timeout(30000);
+  const fx = new Fixture();
+  let server: AlwaysOnTestServer;
+  let client: AlwaysOnClient;
+
+  beforeEach(async () => {
+    server = await fx.server();
+    client = fx.client(server);
+    client.start();
+    await client.whenConnected();
+  });
+  afterEach(() => fx.cleanup());
+
+  it('creates the template from RemoteThing with remote JSON uplinkData and downlink when missing, and only then', async () => {
+    const p = new ThingProvisioner(client, { templateName: TEMPLATE, allowCreateTemplate: true });
+    assert.equal(await p.ensureTemplate(), 'created');
+    const tpl = server.templates.get(TEMPLATE)!;
+    assert.equal(tpl.base, 'RemoteThing');
+    assert.deepEqual(
+      [...tpl.properties],
+      [
+        ['uplinkData', 'JSON'],
+        ['downlink', 'JSON'],
+      ],
+    );
+    assert.deepEqual(services(server), [
+      'GetEntityList',
+      'CreateThingTemplate',
+      'AddPropertyDefinition',
+      'AddPropertyDefinition',
+    ]);
+    server.clearLog();
+    assert.equal(await p.ensureTemplate(), 'present');
+    assert.deepEqual(services(server), ['GetEntityList']);
+    assert.deepEqual(server.violations, []);
+  });
+
+  it('does not create an existing template', async () => {
+    server.addConnectorTemplate(TEMPLATE);
+    server.addTemplate(`${TEMPLATE}Old`, {});
+    const p = new ThingProvisioner(client, { templateName: TEMPLATE, allowCreateTemplate: true });
+    assert.equal(await p.ensureTemplate(), 'present');
+    assert.deepEqual(services(server), ['GetEntityList']);
+  });
+
+  it('refuses a missing template when creating it is not allowed, with a clear permanent error', async () => {
+    const p = new ThingProvisioner(client, { templateName: TEMPLATE });
+    const e = await provisioningError(p.ensureTemplate());
+    assert.equal(e.step, 'template-missing');
+    assert.equal(e.code, MessageCode.NOT_FOUND);
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /ThingTemplate ThingParkDevice does not exist/);
+    assert.equal(server.templates.size, 0);
+  });
+
+  it('reports a platform refusal (0x83, no permission) as a typed, permanent ProvisioningError', async () => {
+    server.allowCreate = false;
+    const p = new ThingProvisioner(client, { templateName: TEMPLATE, allowCreateTemplate: true });
+    const e = await provisioningError(p.ensureTemplate());
+    assert.equal(e.step, 'CreateThingTemplate');
+    assert.equal(e.kind, 'response');
+    assert.equal(e.code, MessageCode.FORBIDDEN);
+    assert.equal(e.retryable, false);
+    assert.match(e.message, /CreateThingTemplate failed: .*FORBIDDEN \(0x83\)/);
+
+    server.addConnectorTemplate(TEMPLATE);
+    const e2 = await provisioningError(p.createThing('0018B20000000001'));
+    assert.equal(e2.step, 'CreateThing');
+    assert.equal(e2.code, MessageCode.FORBIDDEN);
+    assert.equal(server.things.size, 0);
+  });
+
+  it('lists only the Things implementing our template (derived templates included), page by page', async () => {
+    server.addConnectorTemplate(TEMPLATE);
+    server.addTemplate(`${TEMPLATE}Special`, {}, TEMPLATE);
+    server.addTemplate('SomeoneElses', { uplinkData: 'JSON' });
+    const ours = devEuis(1100, 'AA');
+    const derived = devEuis(100, 'DD');
+    const theirs = devEuis(300, 'BB');
+    server.addThings(theirs.slice(0, 150), 'SomeoneElses');
+    server.addThings(ours, TEMPLATE);
+    server.addThings(derived, `${TEMPLATE}Special`);
+    server.addThings(theirs.slice(150), 'SomeoneElses');
+    const p = new ThingProvisioner(client, { templateName: TEMPLATE, pageSize: 500 });
+    const listed = await p.listThings();
+    assert.deepEqual(listed.sort(), [...ours, ...derived].sort());
+    assert.equal(services(server).filter((s) => s === 'QueryImplementingThingsOptimized').length, 4);
+  });
+
+  it('keeps paging when the platform caps the page, and stops when it ignores offset', async () => {
+    await server.close();
+    server = await fx.server({ maxItemsCap: 100 });
+    server.addConnectorTemplate(TEMPLATE);
+    const ours = devEuis(450);
+    server.addThings(ours, TEMPLATE);
+    const c = fx.client(server);
+    c.start();
+    await c.whenConnected();
+    assert.deepEqual(
+      await new ThingProvisioner(c, { templateName: TEMPLATE, pageSize: 1000 }).listThings(),
+      ours,
+    );
+
+    server.clearLog();
+    server.interceptor = () => ({
+      code: MessageCode.SUCCESS,
+      content: {
+        dataShape: [{ name: 'name', baseType: BaseType.STRING }],
+        rows: ours.slice(0, 3).map((n) => ({ name: { baseType: BaseType.STRING, value: n } })),
+      },
+    });
+    const listed = await new ThingProvisioner(c, { templateName: TEMPLATE, pageSize: 3 }).listThings();
+    assert.deepEqual(listed, ours.slice(0, 3));
+    assert.equal(services(server).length, 2, 'second page brought nothing new: stop');
+  });
+
+  it('creates a Thing (CreateThing, EnableThing, RestartThing) that can then be bound and fed', async () => {
+    server.addConnectorTemplate(TEMPLATE);
+    const p = new ThingProvisioner(client, { templateName: TEMPLATE });
+    await p.createThing('0018B20000000ABC');
+    assert.deepEqual(services(server), ['CreateThing', 'EnableThing', 'RestartThing']);
+    const t = server.things.get('0018B20000000ABC')!;
+    assert.equal(t.template, TEMPLATE);
+    assert.equal(t.enabled, true);
+    assert.equal(t.restarts, 1);
+    assert.deepEqual(await p.listThings(), ['0018B20000000ABC']);
+    await client.bind(await p.listThings());
+    assert.ok(server.isBound('0018B20000000ABC'));
+    await client.pushUplink('0018B20000000ABC', { hello: 1 });
+    const dup = await provisioningError(p.createThing('0018B20000000ABC'));
+    assert.equal(dup.code, MessageCode.BAD_REQUEST);
+    assert.deepEqual(server.violations, []);
+  });
+
+  it('works through a pipe pool (EntityServices on pipe 0, Thing services on the Thing pipe)', async () => {
+    server.addConnectorTemplate(TEMPLATE);
+    const pool = fx.pool(server, { pipeCount: 3 });
+    pool.start();
+    await pool.whenConnected();
+    const p = new ThingProvisioner(pool, { templateName: TEMPLATE });
+    assert.equal(await p.ensureTemplate(), 'present');
+    for (const n of devEuis(6)) await p.createThing(n);
+    const listed = await p.listThings();
+    assert.equal(listed.length, 6);
+    await pool.bind(listed);
+    for (const n of listed) assert.equal(server.connectionOf(n) !== undefined, true);
+    assert.deepEqual(server.violations, []);
+  });
+});
