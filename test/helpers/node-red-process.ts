@@ -15,7 +15,11 @@ export class NodeRedProcess {
   output = '';
   private proc?: ChildProcess;
 
-  constructor(flows: unknown[], credentials?: Record<string, unknown>) {
+  constructor(
+    flows: unknown[],
+    credentials?: Record<string, unknown>,
+    private readonly extraSettings: Record<string, unknown> = {},
+  ) {
     const link = path.join(this.userDir, 'node_modules', '@thingpark-edge', 'node-red-connectors');
     fs.mkdirSync(path.dirname(link), { recursive: true });
     fs.symlinkSync(repoRoot, link, 'dir');
@@ -41,6 +45,8 @@ export class NodeRedProcess {
         telemetry: { enabled: false },
         diagnostics: { enabled: false },
         logging: { console: { level: 'warn' } },
+        editorTheme: { tours: false },
+        ...this.extraSettings,
       })};`,
     );
     this.proc = spawn(
