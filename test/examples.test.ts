@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { helper, servingHttpNodes, type NodeModule } from './helpers/node-red';
+import { coreNode, helper, servingHttpNodes, type NodeModule } from './helpers/node-red';
 import { repoRoot } from './helpers/paths';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
@@ -11,7 +11,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf
 const ours: NodeModule[] = Object.values(pkg['node-red'].nodes).map((file) =>
   require(path.join(repoRoot, file)),
 );
-const core = (file: string): NodeModule => require(`@node-red/nodes/core/${file}`);
+const core = (file: string): NodeModule => coreNode(`core/${file}`);
 const coreModules = [
   core('common/20-inject.js'),
   core('common/21-debug.js'),

@@ -6,7 +6,18 @@ import { repoRoot } from './paths';
 // node-red-node-test-helper has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const helper: any = require('node-red-node-test-helper');
-helper.init(require.resolve('node-red'));
+/**
+ * The Node-RED under test: `node-red` (4.1, the dev dependency) by default; THINGPARK_NODE_RED
+ * names another install (`node-red-5` for the 5.x run on Node 22).
+ */
+export const runtimePackage = process.env.THINGPARK_NODE_RED || 'node-red';
+const runtimeDir = path.dirname(require.resolve(`${runtimePackage}/package.json`));
+helper.init(require.resolve(runtimePackage));
+
+/** A core node module or file of the Node-RED under test (its own @node-red/nodes). */
+export function coreNode(file: string): NodeModule {
+  return require(require.resolve(`@node-red/nodes/${file}`, { paths: [runtimeDir] }));
+}
 
 export type NodeModule = (RED: unknown) => void;
 
@@ -19,7 +30,7 @@ let mounted: Express | undefined;
 
 type Catalog = Record<string, unknown>;
 const catalogs: Record<string, Catalog> = {
-  'node-red': require('@node-red/nodes/locales/en-US/messages.json'),
+  'node-red': require(require.resolve('@node-red/nodes/locales/en-US/messages.json', { paths: [runtimeDir] })),
 };
 const ours: Catalog = {};
 for (const file of fs

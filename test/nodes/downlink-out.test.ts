@@ -6,6 +6,7 @@ import { sampleUplink } from '../../lib/simulator/sample-documents';
 import { Mosquitto } from '../helpers/broker';
 import {
   collect,
+  coreNode,
   downlinkOutNode,
   helper,
   networkNode,
@@ -136,7 +137,7 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
   it('round trip: simulated uplink → uplink in → function → downlink out → fake LRC → sent report', async () => {
     lrc.options.reportTo = { url: `${helper.url()}/rt/uplink`, asId: 'test.as', asKey: AS_KEY };
     await helper.load(
-      [...modules(), require('@node-red/nodes/core/function/10-function.js')],
+      [...modules(), coreNode('core/function/10-function.js')],
       [
         ...flow(),
         {

@@ -9,6 +9,7 @@ import { Mosquitto } from '../helpers/broker';
 import { makeTestCerts, type TestCerts } from '../helpers/certs';
 import {
   collect,
+  coreNode,
   downlinkOutNode,
   helper,
   networkNode,
@@ -22,7 +23,7 @@ const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `$
 const wmwNode = require(nodeFile('wmw'));
 const wmwOutNode = require(nodeFile('wmw-out'));
 const downlinkInNode = require(nodeFile('downlink-in'));
-const tlsNode = require('@node-red/nodes/core/network/05-tls.js');
+const tlsNode = coreNode('core/network/05-tls.js');
 
 const ENTERPRISE = '1234';
 const DEV = '0018B20000000B20';
