@@ -1,0 +1,38 @@
+/**
+ * Delivery layer: one durable store-and-forward queue per platform connection.
+ *
+ *   const { queue, warning } = await openQueue({ dir, deliver, maxEntries, policy });
+ *   if (warning) node.warn(warning);            // LevelDB could not load: memory only
+ *   connection.on('connected', () => queue.start());
+ *   connection.on('disconnected', () => queue.pause());
+ *   await queue.push(devEUI, document);         // resolves once written; done(err) on rejection
+ *   await queue.close();                        // node close; queue.destroy() when the node is removed
+ *
+ * `deliver(entry)` resolves to ack(), retryable(err) or permanent(err). Entries of one key go in push
+ * order, keys round-robin; at most `maxInflight` deliveries (plus acknowledged entries whose delete is
+ * not yet written) are outstanding, so a crash sends at most that many again.
+ */
+export { DeliveryQueue, MAX_INFLIGHT_LIMIT, type CloseOptions, type EngineOptions } from './delivery-queue';
+export { QueueClosedError, QueueFullError } from './errors';
+export {
+  createMemoryQueue,
+  createQueue,
+  openQueue,
+  removeQueue,
+  type OpenQueueOptions,
+  type OpenedQueue,
+} from './open-queue';
+export type { LevelConstructor, LevelOptions } from './level-store';
+export {
+  ack,
+  permanent,
+  retryable,
+  type BufferPolicy,
+  type DeadLetter,
+  type Deliver,
+  type DeliveryResult,
+  type QueueEntry,
+  type QueueOptions,
+  type QueueStats,
+  type RetryOptions,
+} from './types';
