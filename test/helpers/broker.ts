@@ -10,6 +10,8 @@ export interface BrokerOptions {
   tls?: { certFile: string; keyFile: string; caFile?: string };
   /** Extra mosquitto.conf lines (ACLs, limits). */
   extra?: string[];
+  /** Keep sessions and their queued messages across a restart (persistent clients). */
+  persistence?: boolean;
 }
 
 export const hasMosquitto =
@@ -43,14 +45,18 @@ export class Mosquitto {
   async start(): Promise<this> {
     if (!hasMosquitto) throw new Error('mosquitto is not installed (apt-get install mosquitto)');
     if (!this.port) this.port = await freePort();
-    fs.chmodSync(this.dir, 0o755);
-    const conf = [
-      `listener ${this.port} 127.0.0.1`,
-      'persistence false',
-      'log_dest stderr',
-      'log_type error',
-      'log_type warning',
-    ];
+    fs.chmodSync(this.dir, this.options.persistence ? 0o777 : 0o755);
+    const conf = [`listener ${this.port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning'];
+    if (this.options.persistence) {
+      conf.push(
+        'persistence true',
+        `persistence_location ${this.dir}/`,
+        'max_queued_messages 0',
+        'autosave_interval 1',
+      );
+    } else {
+      conf.push('persistence false');
+    }
     const { users, tls, extra } = this.options;
     if (users) {
       const pwfile = path.join(this.dir, 'passwd');

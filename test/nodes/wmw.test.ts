@@ -52,6 +52,7 @@ describe('WMW: wmw out and downlinks from WMW, against a real mosquitto with TLS
     broker = new Mosquitto({
       users: { 'edge-gw': 'right-pass', 'wmw-platform': 'platform-pass' },
       tls: { certFile: certs.certFile, keyFile: certs.keyFile },
+      persistence: true,
     });
     await broker.start();
     platform = await connectPlatform();
@@ -247,9 +248,23 @@ describe('WMW: wmw out and downlinks from WMW, against a real mosquitto with TLS
   });
 
   it('outage: 10 000 uplinks while the broker is down, Node-RED restarted, broker back: all arrive, in order per device', async () => {
+    // WMW's side keeps a persistent session: what the broker receives while it is away waits for it,
+    // whenever our connection comes back.
+    const persistentPlatform = () =>
+      mqtt.connectAsync(`mqtts://127.0.0.1:${broker.port}`, {
+        username: 'wmw-platform',
+        password: 'platform-pass',
+        ca: fs.readFileSync(certs.caFile),
+        reconnectPeriod: 0,
+        clientId: 'wmw-platform-outage',
+        clean: false,
+      });
+    await platform.endAsync(true);
+    platform = await persistentPlatform();
+    await platform.subscribeAsync(`uplink_${ENTERPRISE}`, { qos: 1 });
+    await platform.endAsync();
     await helper.load(modules(), flow(), creds());
     await connected();
-    await platform.endAsync(true);
     await broker.stop();
     const out = helper.getNode('out');
     const caught = collect(helper.getNode('caught'));
@@ -279,7 +294,6 @@ describe('WMW: wmw out and downlinks from WMW, against a real mosquitto with TLS
     );
 
     await broker.start();
-    platform = await connectPlatform();
     const seen = new Map<string, number[]>();
     let count = 0;
     const onMessage = (_t: string, payload: Buffer) => {
@@ -290,12 +304,17 @@ describe('WMW: wmw out and downlinks from WMW, against a real mosquitto with TLS
       seen.set(up.DevEUI, list);
       count++;
     };
+    platform = await persistentPlatform();
     platform.on('message', onMessage);
-    await platform.subscribeAsync(`uplink_${ENTERPRISE}`, { qos: 1 });
     await waitFor(() => helper.getNode('wmw').connection.stats().queued === 0, 60000, 'queue drained');
-    await waitFor(() => count >= total, 10000, 'all received');
+    await waitFor(() => count >= total, 20000, 'all received').catch((e) => {
+      console.log('count', count, broker.log.slice(-2000));
+      throw e;
+    });
     platform.off('message', onMessage);
     await platform.unsubscribeAsync(`uplink_${ENTERPRISE}`);
+    await platform.endAsync(true);
+    platform = await connectPlatform();
     let unique = 0;
     for (const dev of devices) {
       const list = seen.get(dev)!;
