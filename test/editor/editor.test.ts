@@ -8,6 +8,14 @@ import { repoRoot } from '../helpers/paths';
 const CHROMIUM = '/usr/bin/chromium';
 const artifacts = path.join(repoRoot, 'test', 'artifacts');
 const examplesDir = path.join(repoRoot, 'examples');
+const nodeTypes = Object.keys(
+  (
+    JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      'node-red': { nodes: object };
+    }
+  )['node-red'].nodes,
+);
+const flowNodeTypes = nodeTypes.filter((t) => /-(in|out)$/.test(t));
 
 /** Real Node-RED, real editor in Debian's Chromium, driven by playwright-core. */
 const describeEditor = fs.existsSync(CHROMIUM) ? describe : describe.skip;
@@ -103,7 +111,7 @@ describeEditor('the editor in a real browser', function () {
     const end = Date.now() + 20000;
     for (;;) {
       // An example with settings still to fill in asks to confirm, as it would a user.
-      if (await confirm.isVisible()) await confirm.click();
+      if (await confirm.isVisible()) await confirm.click({ timeout: 2000 }).catch(() => undefined);
       const idle = (await page.locator('#red-ui-header-button-deploy.disabled').count()) > 0;
       if (idle && check(await adminFlows())) return;
       if (Date.now() > end) {
