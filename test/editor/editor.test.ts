@@ -132,12 +132,7 @@ describeEditor('the editor in a real browser', function () {
   }
 
   it('shows the ThingPark palette category with every node', async () => {
-    for (const type of [
-      'thingpark-uplink-in',
-      'thingpark-downlink-out',
-      'thingpark-downlink-in',
-      'thingpark-wmw-out',
-    ]) {
+    for (const type of flowNodeTypes) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
     }
     await shot('palette');
@@ -239,12 +234,7 @@ describeEditor('the editor in a real browser', function () {
   });
 
   it('shows help for every node in the sidebar', async () => {
-    for (const type of [
-      'thingpark-uplink-in',
-      'thingpark-downlink-out',
-      'thingpark-downlink-in',
-      'thingpark-wmw-out',
-    ]) {
+    for (const type of nodeTypes) {
       const help = await page.evaluate(
         (t) =>
           (window as unknown as { RED: { nodes: { getNodeHelp(t: string): string } } }).RED.nodes.getNodeHelp(
