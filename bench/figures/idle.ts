@@ -1,0 +1,60 @@
+import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
+import { emptyFlow, idleFlow, networkCredentials } from '../lib/flows';
+import { sleep } from '../lib/load';
+import { Broker, NodeRed, connectionsTo, using } from '../lib/procs';
+import { MB, eachRun, waitFor } from './common';
+
+/*
+ * Figure 4: resident memory of an idle Node-RED: alone (no package, empty flow), with the package
+ * installed (empty flow), and with a flow per platform deployed (today WMW: network, uplink in →
+ * wmw out, downlink in → downlink out, the WMW connection connected to a local broker). The three
+ * run side by side and are read after BENCH_IDLE_SETTLE_S seconds.
+ */
+
+export const idle: Figure = {
+  id: 'idle',
+  title: '4. Idle memory: Node-RED with the package and a flow per platform vs Node-RED alone',
+  async run(ctx: BenchContext): Promise<FigureResult> {
+    const { config } = ctx;
+    const metrics = new MetricSet();
+    const runs: unknown[] = [];
+    const notes: string[] = [];
+    await eachRun(ctx, metrics, notes, async (run) => {
+      await using(async (own) => {
+        const broker = own(new Broker());
+        await broker.start();
+        const alone = own(new NodeRed({ name: 'alone', flows: emptyFlow(), withPackage: false }));
+        const loaded = own(new NodeRed({ name: 'package, empty flow', flows: emptyFlow() }));
+        const flows = own(
+          new NodeRed({
+            name: 'package + flows',
+            flows: idleFlow(broker.port),
+            credentials: networkCredentials(),
+          }),
+        );
+        await Promise.all([alone.start(), loaded.start(), flows.start()]);
+        // The WMW connection is up (the only client of that broker) before the settle time starts.
+        await waitFor('WMW connected', 20000, () => connectionsTo(broker.port) > 0);
+        await sleep(config.idleSettleS * 1000);
+        const r = { run, alone: alone.rss(), loaded: loaded.rss(), flows: flows.rss() };
+        runs.push(r);
+        ctx.log(
+          `  run ${run}: alone ${(r.alone / MB).toFixed(1)} MB, package ${(r.loaded / MB).toFixed(1)} MB, ` +
+            `package + flows ${(r.flows / MB).toFixed(1)} MB`,
+        );
+        metrics.add('Node-RED alone (empty flow)', 'MB', r.alone / MB, { digits: 1 });
+        metrics.add('with the package (empty flow)', 'MB', r.loaded / MB, { digits: 1 });
+        metrics.add('with the package + a flow per platform', 'MB', r.flows / MB, { digits: 1 });
+        metrics.add('cost of package + flows (− alone)', 'MB', (r.flows - r.alone) / MB, { digits: 1 });
+      });
+    });
+    return {
+      metrics: metrics.list(),
+      notes: [
+        ...notes,
+        `VmRSS after ${config.idleSettleS} s idle; platforms deployed: WMW (ThingWorx and Cumulocity to come)`,
+      ],
+      details: { runs },
+    };
+  },
+};

@@ -1,0 +1,8 @@
+import type { Figure } from '../lib/figure';
+import { httpIngest } from './http-ingest';
+import { idle } from './idle';
+import { mqttIngest } from './mqtt-ingest';
+import { outage } from './outage';
+
+/** Every figure, in the order they run and print. A new figure is a module here plus one line. */
+export const figures: Figure[] = [httpIngest, mqttIngest, outage, idle];

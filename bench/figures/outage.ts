@@ -1,0 +1,218 @@
+import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
+import { ENTERPRISE, WMW_ID, oursMqttFlow } from '../lib/flows';
+import { devEUIs, fCntOf, now, publisher, sleep, uplinkBody, type DocShape } from '../lib/load';
+import { Broker, NodeRed, diskUse, peakRssOf, resetPeakRss, using } from '../lib/procs';
+import * as mqtt from 'mqtt';
+import { MB, collectProfile, eachRun, pct, profileArgs, queueStats, waitFor } from './common';
+
+/*
+ * Figure 3: the platform broker is down while N uplinks arrive over IoT Flow MQTT (a second broker,
+ * up): they are queued on disk. Then the platform broker starts and the queue drains to it.
+ * Feeding is flow-controlled: at most BENCH_OUTAGE_WINDOW uplinks published but not yet in the queue
+ * (read from the out node's stats), so the figure measures what the queue takes, not a burst piling up
+ * in front of it.
+ */
+
+/** The queue's default byte bound (lib/delivery: 256 MiB): above it the oldest entries are dropped. */
+const QUEUE_MAX_BYTES = 256 * MB;
+
+export const outage: Figure = {
+  id: 'outage',
+  title: '3. Outage: uplinks queued while the platform is down, then drained',
+  async run(ctx: BenchContext): Promise<FigureResult> {
+    const { config } = ctx;
+    const n = config.outageCount;
+    const metrics = new MetricSet();
+    const runs: unknown[] = [];
+    const profiles: unknown[] = [];
+    // The realistic document (~590 B) unless N of them would overflow the queue's byte bound.
+    const shape: DocShape =
+      (process.env.BENCH_OUTAGE_DOC as DocShape | undefined) ??
+      (n * 640 < QUEUE_MAX_BYTES * 0.9 ? 'full' : 'compact');
+    const devices = devEUIs(config.devices);
+
+    const notes: string[] = [];
+    await eachRun(ctx, metrics, notes, async (run) => {
+      await using(async (own) => {
+        const feed = own(new Broker());
+        await feed.start();
+        const platform = own(new Broker());
+        await platform.reserve();
+        const red = own(
+          new NodeRed({
+            name: 'ours-outage',
+            flows: oursMqttFlow(feed.port, platform.port, n + 10000),
+            nodeArgs: profileArgs(ctx, `outage-run${run}`),
+          }),
+        );
+        await red.start();
+        const pub = await publisher(feed.url);
+        let sub: mqtt.MqttClient | undefined;
+        try {
+          const publish = (seq: number) => {
+            const dev = devices[seq % devices.length];
+            pub.publish(
+              `mqtt/things/${dev}/uplink`,
+              JSON.stringify({ DevEUI_uplink: uplinkBody(shape, dev, seq) }),
+              {
+                qos: 1,
+              },
+            );
+          };
+          // Uplink 0 is the probe: the IoT Flow side is connected once it is queued.
+          await waitFor('first uplink queued', 30000, async () => {
+            publish(0);
+            await sleep(400);
+            const s = await queueStats(red);
+            return s.queued + s.pending > 0;
+          });
+          await waitFor('probe written', 10000, async () => (await queueStats(red)).pending === 0);
+          const base = await queueStats(red);
+          const baseCount = base.queued;
+          await sleep(1000);
+          const rss0 = red.rss();
+          const peakReset = resetPeakRss(red.pid);
+          let rssMax = rss0;
+          const sampler = setInterval(() => {
+            try {
+              rssMax = Math.max(rssMax, red.rss());
+            } catch {
+              // process gone
+            }
+          }, 200);
+
+          // ---- queueing ----
+          const qcpu0 = red.cpuMs();
+          const qmeter = red.threadMeter();
+          const t0 = now();
+          let sent = 0;
+          let reached = 0;
+          let last = base;
+          while (reached < n || last.pending > 0) {
+            const room = Math.min(n - sent, config.outageWindow - (sent - reached));
+            for (let i = 0; i < room; i++) publish(1 + sent++);
+            await sleep(room > 0 ? 20 : 50);
+            last = await queueStats(red);
+            reached = last.queued + last.pending + last.dropped - baseCount;
+            if (now() - t0 > 600000) throw new Error(`queueing stalled at ${reached} of ${n}`);
+          }
+          const t1 = now();
+          const queueCpuShare = (red.cpuMs() - qcpu0) / (t1 - t0);
+          const queueThread = qmeter.read();
+          clearInterval(sampler);
+          const queueRate = (n * 1000) / (t1 - t0);
+          const rssQueued = red.rss();
+          const rssPeak = peakReset ? Math.max(rssMax, peakRssOf(red.pid)) : rssMax;
+          const disk = diskUse(red.queueDir(WMW_ID));
+          if (last.dropped > 0) ctx.log(`  run ${run}: the queue dropped ${last.dropped} entries`);
+
+          // ---- drain ----
+          const seen = new Uint8Array(n + 1);
+          let distinct = 0;
+          let first = 0;
+          let lastAt = 0;
+          await platform.start();
+          const tb = now();
+          sub = await mqttSubscriber(platform.url, `uplink_${ENTERPRISE}`, (payload) => {
+            const i = fCntOf(payload);
+            if (i >= 1 && i <= n && !seen[i]) {
+              const t = now();
+              if (!first) first = t;
+              seen[i] = 1;
+              distinct++;
+              lastAt = t;
+            }
+          });
+          resetPeakRss(red.pid);
+          const cpu0 = red.cpuMs();
+          const dmeter = red.threadMeter();
+          let drainRss = red.rss();
+          const drainTimeout = Math.max(180000, n / 2);
+          let stats = last;
+          await waitFor('queue drained', drainTimeout, async () => {
+            drainRss = Math.max(drainRss, red.rss());
+            stats = await queueStats(red);
+            return stats.queued === 0 && distinct >= n;
+          }).catch((err: Error) => {
+            ctx.log(`  run ${run}: ${err.message} (queued ${stats.queued}, seen ${distinct} of ${n})`);
+          });
+          const cpu1 = red.cpuMs();
+          const drainThread = dmeter.read();
+          const drainPeak = Math.max(drainRss, peakRssOf(red.pid));
+          const drainRate = lastAt > first ? ((distinct - 1) * 1000) / (lastAt - first) : NaN;
+          const r = {
+            run,
+            shape,
+            queued: n,
+            queueRate,
+            queueSeconds: (t1 - t0) / 1000,
+            queueCpuShare,
+            queueMainThread: queueThread,
+            rssGrowthAtEnd: rssQueued - rss0,
+            bytesPerEntry: last.bytes / Math.max(1, last.queued),
+            diskBytes: disk,
+            rssBefore: rss0,
+            rssQueued,
+            rssPeakQueueing: rssPeak,
+            rssGrowth: rssPeak - rss0,
+            reconnectSeconds: first ? (first - tb) / 1000 : NaN,
+            drainRate,
+            delivered: distinct,
+            rssPeakDraining: drainPeak,
+            drainCpuUsPerUplink: ((cpu1 - cpu0) * 1000) / Math.max(1, distinct),
+            drainCpuShare: lastAt > first ? (cpu1 - cpu0) / (now() - tb) : NaN,
+            drainMainThread: drainThread,
+            dropped: last.dropped,
+          };
+          runs.push(r);
+          ctx.log(
+            `  run ${run}: queued ${n} at ${queueRate.toFixed(0)}/s (main thread ${pct(queueThread.busy)} busy ` +
+              `${pct(queueThread.starved)} waiting for a CPU), disk ${(disk / MB).toFixed(1)} MB, ` +
+              `RSS +${((rssPeak - rss0) / MB).toFixed(1)} MB (peak ${(rssPeak / MB).toFixed(0)} MB); ` +
+              `reconnect after ${r.reconnectSeconds.toFixed(1)} s, drained ${distinct} at ${drainRate.toFixed(0)}/s ` +
+              `(main thread ${pct(drainThread.busy)} busy ${pct(drainThread.starved)} waiting)`,
+          );
+          metrics.add('queueing rate', '/s', queueRate);
+          metrics.add('queue on disk', 'MB', disk / MB, { digits: 1 });
+          metrics.add('Node-RED RSS growth while queueing (peak − before)', 'MB', (rssPeak - rss0) / MB, {
+            digits: 1,
+            goal: { op: '<=', value: 50 },
+          });
+          metrics.add('Node-RED RSS growth at the end of queueing', 'MB', (rssQueued - rss0) / MB, {
+            digits: 1,
+          });
+          metrics.add('Node-RED RSS peak while draining', 'MB', drainPeak / MB, { digits: 0 });
+          metrics.add('reconnect wait after the broker starts (backoff)', 's', r.reconnectSeconds, {
+            digits: 1,
+          });
+          metrics.add('drain rate', '/s', drainRate, { goal: { op: '>=', value: 20000 } });
+        } finally {
+          await pub.endAsync(true).catch(() => undefined);
+          await sub?.endAsync(true).catch(() => undefined);
+        }
+        const p = await collectProfile(ctx, red, `outage-run${run}`);
+        if (p) profiles.push(p);
+      });
+    });
+    return {
+      metrics: metrics.list(),
+      notes: [
+        ...notes,
+        `${n} ${shape} uplinks fed over IoT Flow MQTT (a second broker), at most ${config.outageWindow} not yet queued; ` +
+          `RSS growth = peak VmRSS while queueing − VmRSS before; drain rate = first → last delivery at the subscriber`,
+      ],
+      details: { count: n, shape, runs, profiles },
+    };
+  },
+};
+
+async function mqttSubscriber(url: string, filter: string, onMessage: (payload: Buffer) => void) {
+  const client = await mqtt.connectAsync(url, {
+    clientId: `bench-drain-${process.pid}`,
+    clean: true,
+    reconnectPeriod: 0,
+  });
+  client.on('message', (_t, payload) => onMessage(payload));
+  await client.subscribeAsync(filter, { qos: 1 });
+  return client;
+}
