@@ -148,6 +148,23 @@ describe('WMW: wmw out and downlinks from WMW, against a real mosquitto with TLS
     );
   });
 
+  it('takes ${ENV} references for the host and the credentials from the environment', async () => {
+    process.env.WMW_TEST_HOST = `127.0.0.1:${broker.port}`;
+    process.env.WMW_TEST_USER = 'edge-gw';
+    process.env.WMW_TEST_PASS = 'right-pass';
+    try {
+      const fromEnv = flow().map((n) => (n.id === 'wmw' ? { ...n, hostName: '${WMW_TEST_HOST}' } : n));
+      await helper.load(modules(), fromEnv, {
+        wmw: { username: '${WMW_TEST_USER}', password: '${WMW_TEST_PASS}' },
+      });
+      await connected();
+    } finally {
+      delete process.env.WMW_TEST_HOST;
+      delete process.env.WMW_TEST_USER;
+      delete process.env.WMW_TEST_PASS;
+    }
+  });
+
   it('verifies the broker certificate by default: an unknown CA is refused', async () => {
     const noCa = flow().map((n) => (n.id === 'wmw' ? { ...n, tls: '' } : n));
     await helper.load(modules(), noCa, creds());
