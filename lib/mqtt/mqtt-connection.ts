@@ -75,7 +75,9 @@ export class MqttConnection extends EventEmitter {
     };
     const client = mqtt.connect(url, connectOptions);
     this.client = client;
+    // Only our own listeners are ever removed: mqtt.js clears its timers from listeners of its own.
     client.on('connect', () => {
+      if (this.client !== client) return;
       this.backoff.reset();
       this.lastError = undefined;
       const filters = [...this.handlers.keys()];
@@ -89,8 +91,11 @@ export class MqttConnection extends EventEmitter {
         this.setState('connected');
       });
     });
-    client.on('message', (topic, payload) => this.dispatch(topic, payload));
+    client.on('message', (topic, payload) => {
+      if (this.client === client) this.dispatch(topic, payload);
+    });
     client.on('error', (err) => {
+      if (this.client !== client) return;
       this.lastError = err;
       this.emit('error', err);
     });
@@ -110,8 +115,6 @@ export class MqttConnection extends EventEmitter {
       this.reconnects++;
       const old = this.client;
       this.client = undefined;
-      old?.removeAllListeners();
-      old?.on('error', () => undefined);
       old?.end(true);
       this.connect();
     }, delay);
@@ -182,6 +185,9 @@ export class MqttConnection extends EventEmitter {
     this.client = undefined;
     if (client) {
       await new Promise<void>((resolve) => {
+        // Not connected yet (no CONNACK): nothing to say goodbye to, and a graceful end would leave
+        // the socket half-open and mqtt.js's connect timer running.
+        if (!client.connected) return void client.end(true, {}, () => resolve());
         const timer = setTimeout(() => {
           client.end(true);
           resolve();
@@ -191,9 +197,6 @@ export class MqttConnection extends EventEmitter {
           resolve();
         });
       });
-      client.removeAllListeners();
-      // A socket error can still arrive after the end; with no listener it would crash Node-RED.
-      client.on('error', () => undefined);
     }
     this.setState('disconnected');
   }

@@ -46,6 +46,7 @@ export class PlatformConnection<T> {
   private readonly downlinkListeners = new Map<string, DownlinkListener>();
   private statusTimer?: NodeJS.Timeout;
   private lastErrorText = '';
+  private closed = false;
 
   constructor(
     private readonly RED: NodeAPI,
@@ -144,12 +145,15 @@ export class PlatformConnection<T> {
   }
 
   private scheduleStatus(): void {
-    if (!this.statusTimer) this.statusTimer = setTimeout(() => this.showStatus(), STATUS_EVERY_MS);
+    if (!this.statusTimer && !this.closed)
+      this.statusTimer = setTimeout(() => this.showStatus(), STATUS_EVERY_MS);
   }
 
   private showStatus(): void {
     clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
+    // Stopping the client emits a last state change: it must not start the status timer again.
+    if (this.closed) return;
     if (this.misconfigured) {
       this.registry.setStatus({ fill: 'red', shape: 'ring', text: this.misconfigured });
       return;
@@ -166,6 +170,7 @@ export class PlatformConnection<T> {
 
   /** Stops the client and closes the queue within a few seconds; a removed node's queue is deleted. */
   async close(removed: boolean): Promise<void> {
+    this.closed = true;
     clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
     this.downlinkListeners.clear();

@@ -1,5 +1,6 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Mosquitto } from '../helpers/broker';
@@ -86,6 +87,42 @@ describe('connection lifecycle in the real runtime', function () {
     await helper.setFlows([{ id: 'tab', type: 'tab', label: 'life' }], 'full');
     await waitFor(() => !fs.existsSync(dir), 5000, 'store deleted');
     await broker.start();
+  });
+
+  it('leaves no timer behind when closed while connecting with messages queued', async () => {
+    // A server that accepts TCP but never answers CONNACK keeps the connection "connecting".
+    const open = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      open.add(socket);
+      socket.resume();
+      socket.on('error', () => undefined);
+      socket.on('close', () => open.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const port = (silent.address() as net.AddressInfo).port;
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    try {
+      const before = timers();
+      await helper.load(
+        modules(),
+        flow(true).map((n) => (n.id === 'wmw' ? { ...n, hostName: `127.0.0.1:${port}` } : n)),
+      );
+      const out = helper.getNode('out');
+      for (let i = 0; i < 20; i++) {
+        out.receive({
+          payload: { DevEUI_uplink: { DevEUI: '0018B20000000B21', FCntUp: i, payload_hex: '00' } },
+        });
+      }
+      await waitFor(() => helper.getNode('wmw').connection.stats().queued === 20, 5000, '20 queued');
+      assert.equal(helper.getNode('wmw').connection.client.state, 'connecting');
+      await helper.unload();
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(timers() <= before, `timers before ${before}, after close ${timers()}`);
+      assert.equal(open.size, 0, 'the half-made connection was closed');
+    } finally {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('closes within a few seconds even when the broker does not answer', async () => {
