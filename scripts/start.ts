@@ -42,9 +42,9 @@ async function waitForEditor(timeoutMs: number): Promise<void> {
 }
 
 async function deployDemo(): Promise<void> {
-  const flow = JSON.parse(fs.readFileSync(path.join(root, 'examples', 'Demo - simulated ThingPark.json'), 'utf8')) as Array<
-    Record<string, unknown>
-  >;
+  const flow = JSON.parse(
+    fs.readFileSync(path.join(root, 'examples', 'Demo - simulated ThingPark.json'), 'utf8'),
+  ) as Array<Record<string, unknown>>;
   for (const node of flow) {
     if (node.type !== 'thingpark-network') continue;
     node.credentials = { asKey: AS_KEY };

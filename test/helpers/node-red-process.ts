@@ -51,7 +51,13 @@ export class NodeRedProcess {
     );
     this.proc = spawn(
       process.execPath,
-      [require.resolve(`${process.env.THINGPARK_NODE_RED || 'node-red'}/red.js`), '-u', this.userDir, '-s', settings],
+      [
+        require.resolve(`${process.env.THINGPARK_NODE_RED || 'node-red'}/red.js`),
+        '-u',
+        this.userDir,
+        '-s',
+        settings,
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -30,7 +30,9 @@ let mounted: Express | undefined;
 
 type Catalog = Record<string, unknown>;
 const catalogs: Record<string, Catalog> = {
-  'node-red': require(require.resolve('@node-red/nodes/locales/en-US/messages.json', { paths: [runtimeDir] })),
+  'node-red': require(
+    require.resolve('@node-red/nodes/locales/en-US/messages.json', { paths: [runtimeDir] }),
+  ),
 };
 const ours: Catalog = {};
 for (const file of fs
