@@ -50,3 +50,14 @@ export class DocumentError extends Error {
     this.name = 'DocumentError';
   }
 }
+
+/** A short printable form of a value for an error message; never throws, even on hostile input. */
+export function describeValue(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = typeof value; // too deep to print
+  }
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'crypto';
-import { DocumentError, type Connectivity, type DocumentBody } from './document-types';
+import { describeValue, DocumentError, type Connectivity, type DocumentBody } from './document-types';
 import { isPlainObject } from './normalise';
 import { signQuery } from './token';
 
@@ -49,7 +49,7 @@ export function parseDownlink(
   }
   const devEUI = body.DevEUI;
   if (typeof devEUI !== 'string' || !/^[0-9a-fA-F]{16}$/.test(devEUI)) {
-    throw new DocumentError(`DevEUI must be 16 hex digits, got ${JSON.stringify(devEUI)}`, 'invalid-field');
+    throw new DocumentError(`DevEUI must be 16 hex digits, got ${describeValue(devEUI)}`, 'invalid-field');
   }
   const cellular =
     options.connectivity === 'CELLULAR' ||
@@ -73,7 +73,7 @@ export function parseDownlink(
       fPort > 223
     ) {
       throw new DocumentError(
-        `FPort must be an integer 1-223, got ${JSON.stringify(body.FPort)}`,
+        `FPort must be an integer 1-223, got ${describeValue(body.FPort)}`,
         'invalid-field',
       );
     }
@@ -83,7 +83,7 @@ export function parseDownlink(
   if (hex !== undefined) {
     if (typeof hex !== 'string' || !/^(?:[0-9a-fA-F]{2})*$/.test(hex)) {
       throw new DocumentError(
-        `payload_hex must be even-length hex, got ${JSON.stringify(hex)}`,
+        `payload_hex must be even-length hex, got ${describeValue(hex)}`,
         'invalid-field',
       );
     }

@@ -1,4 +1,5 @@
 import {
+  describeValue,
   DocumentError,
   isDocumentType,
   TYPES_WITHOUT_DEVEUI,
@@ -26,7 +27,9 @@ const NUMERIC_FIELDS = new Set([
 /** Sub-objects whose numeric fields are converted too; decoder output (`payload`, `points`) is left alone. */
 const NESTED_RADIO = new Set(['Lrrs', 'Lrr']);
 
-const NUMBER_RE = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+// Unambiguous (no nested quantifiers over the same digits): linear time on hostile input.
+const NUMBER_RE = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+const MAX_NUMBER_TEXT = 64;
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 const DEVEUI_RE = /^[0-9a-fA-F]{16}$/;
 const CELLULAR_FIELDS = ['IMEI', 'IMSI', 'MSISDN', 'APN', 'ICCID'];
@@ -114,7 +117,12 @@ export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}):
 function typeFields(obj: Record<string, unknown>): DocumentBody {
   const out: DocumentBody = {};
   for (const [key, value] of Object.entries(obj)) {
-    if (typeof value === 'string' && NUMERIC_FIELDS.has(key) && NUMBER_RE.test(value.trim())) {
+    if (
+      typeof value === 'string' &&
+      NUMERIC_FIELDS.has(key) &&
+      value.length <= MAX_NUMBER_TEXT &&
+      NUMBER_RE.test(value.trim())
+    ) {
       out[key] = Number(value.trim());
     } else if (NESTED_RADIO.has(key) && Array.isArray(value)) {
       out[key] = value.map((v) => (isPlainObject(v) ? typeFields(v) : v));
@@ -133,22 +141,28 @@ function validate(type: DocumentType, body: DocumentBody): void {
   if (devEUI === undefined || devEUI === '') {
     if (!TYPES_WITHOUT_DEVEUI.has(type)) throw new DocumentError(`${type} has no DevEUI`, 'missing-field');
   } else if (typeof devEUI !== 'string' || !DEVEUI_RE.test(devEUI)) {
-    throw new DocumentError(`DevEUI must be 16 hex digits, got ${describe(devEUI)}`, 'invalid-field');
+    throw new DocumentError(`DevEUI must be 16 hex digits, got ${describeValue(devEUI)}`, 'invalid-field');
   }
   if (body.FPort !== undefined) {
     const fPort = body.FPort;
     if (typeof fPort !== 'number' || !Number.isInteger(fPort) || fPort < 0 || fPort > 255) {
-      throw new DocumentError(`FPort must be an integer 0-255, got ${describe(fPort)}`, 'invalid-field');
+      throw new DocumentError(`FPort must be an integer 0-255, got ${describeValue(fPort)}`, 'invalid-field');
     }
   }
   if (body.payload_hex !== undefined) {
     const hex = body.payload_hex;
     if (typeof hex !== 'string' || !HEX_RE.test(hex)) {
-      throw new DocumentError(`payload_hex must be even-length hex, got ${describe(hex)}`, 'invalid-field');
+      throw new DocumentError(
+        `payload_hex must be even-length hex, got ${describeValue(hex)}`,
+        'invalid-field',
+      );
     }
   }
   if (body.Time !== undefined && (typeof body.Time !== 'string' || Number.isNaN(Date.parse(body.Time)))) {
-    throw new DocumentError(`Time must be an ISO 8601 date, got ${describe(body.Time)}`, 'invalid-field');
+    throw new DocumentError(
+      `Time must be an ISO 8601 date, got ${describeValue(body.Time)}`,
+      'invalid-field',
+    );
   }
 }
 
@@ -159,11 +173,6 @@ function connectivityOf(type: DocumentType, body: DocumentBody): Connectivity {
     return 'CELLULAR';
   }
   return 'LORAWAN';
-}
-
-function describe(value: unknown): string {
-  const text = typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
-  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

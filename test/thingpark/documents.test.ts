@@ -238,4 +238,22 @@ describe('ThingPark documents: parse and normalise', () => {
       );
     });
   }
+
+  it('types numbers in linear time: a hostile 40 000-digit field does not hang (found by fuzzing)', function () {
+    this.timeout(2000);
+    const { body } = normaliseDocument({
+      DevEUI_location: { DevEUI: '0018B20000000B20', DevLAT: 1, DevLON: 2, LrrSNR: `${'0'.repeat(40000)}e` },
+    });
+    assert.equal(typeof body.LrrSNR, 'string');
+  });
+
+  it('reports a deeply nested wrong-typed field as a DocumentError (found by fuzzing)', () => {
+    let deep: unknown = {};
+    for (let i = 0; i < 20000; i++) deep = { a: deep };
+    assert.throws(
+      () =>
+        normaliseDocument({ DevEUI_uplink: { DevEUI: '0018B20000000B20', payload_hex: '00', Time: deep } }),
+      (err: unknown) => err instanceof DocumentError && /Time must be an ISO 8601 date/.test(err.message),
+    );
+  });
 });
