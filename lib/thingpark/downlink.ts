@@ -27,6 +27,14 @@ export function newCorrelationId(): string {
   return randomBytes(8).toString('hex').toUpperCase();
 }
 
+/** A number or a decimal string; anything else (objects, symbols, '0x10', true) is not a number here. */
+const toInt = (value: unknown): number =>
+  typeof value === 'number'
+    ? value
+    : typeof value === 'string' && /^\s*\d{1,10}\s*$/.test(value)
+      ? Number(value)
+      : NaN;
+
 const flag = (value: unknown): boolean | undefined => {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value === 'boolean') return value;
@@ -64,7 +72,7 @@ export function parseDownlink(
     throw new DocumentError('CorrelationID must be up to 64 letters or digits', 'invalid-field');
   }
   if (!cellular) {
-    const fPort = Number(body.FPort);
+    const fPort = toInt(body.FPort);
     if (
       body.FPort === undefined ||
       body.FPort === '' ||
@@ -108,7 +116,7 @@ export function parseDownlink(
     request.validityTime = body.ValidityTime;
   }
   if (body.FCntDn !== undefined && body.FCntDn !== '') {
-    const fCntDn = Number(body.FCntDn);
+    const fCntDn = toInt(body.FCntDn);
     if (!Number.isInteger(fCntDn) || fCntDn < 0)
       throw new DocumentError('FCntDn must be a counter', 'invalid-field');
     request.fCntDn = fCntDn;

@@ -116,6 +116,9 @@ export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}):
 
 function typeFields(obj: Record<string, unknown>): DocumentBody {
   const out: DocumentBody = {};
+  // A JSON key "__proto__" must stay data: assigning it would replace the body's prototype.
+  const set = (key: string, value: unknown) =>
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   for (const [key, value] of Object.entries(obj)) {
     if (
       typeof value === 'string' &&
@@ -123,14 +126,19 @@ function typeFields(obj: Record<string, unknown>): DocumentBody {
       value.length <= MAX_NUMBER_TEXT &&
       NUMBER_RE.test(value.trim())
     ) {
-      out[key] = Number(value.trim());
+      set(key, Number(value.trim()));
     } else if (NESTED_RADIO.has(key) && Array.isArray(value)) {
-      out[key] = value.map((v) => (isPlainObject(v) ? typeFields(v) : v));
+      set(
+        key,
+        value.map((v) => (isPlainObject(v) ? typeFields(v) : v)),
+      );
     } else if (NESTED_RADIO.has(key) && isPlainObject(value)) {
-      out[key] =
-        key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value);
+      set(
+        key,
+        key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value),
+      );
     } else {
-      out[key] = value;
+      set(key, value);
     }
   }
   return out;

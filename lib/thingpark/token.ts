@@ -9,7 +9,9 @@ export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
-const str = (value: unknown): string => (value === undefined || value === null ? '' : String(value));
+// Only primitives are hashed: an object (hostile `toString`, deep nesting) must not throw.
+const str = (value: unknown): string =>
+  typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 
 /**
  * The body elements hashed into an uplink-direction token, or undefined for the document types whose

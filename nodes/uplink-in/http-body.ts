@@ -10,11 +10,17 @@ export class BodyTooLargeError extends Error {
  * The request body as text, bounded. A body already parsed by `httpNodeMiddleware` (a string, a
  * Buffer or an object) is used as it is.
  */
-export function readBody(req: IncomingMessage & { body?: unknown }, limit: number): Promise<string | object> {
+export function readBody(
+  req: IncomingMessage & { body?: unknown; _body?: boolean },
+  limit: number,
+): Promise<string | object> {
   const parsed = req.body;
   if (typeof parsed === 'string') return Promise.resolve(parsed);
   if (Buffer.isBuffer(parsed)) return Promise.resolve(parsed.toString('utf8'));
-  if (parsed && typeof parsed === 'object' && Object.keys(parsed).length > 0) return Promise.resolve(parsed);
+  // A body parser that already ran (`_body`) consumed the stream, even for an empty body.
+  if (parsed && typeof parsed === 'object' && (req._body || Object.keys(parsed).length > 0)) {
+    return Promise.resolve(parsed);
+  }
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) return reject(new BodyTooLargeError(limit));

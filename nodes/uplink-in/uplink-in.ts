@@ -59,7 +59,8 @@ module.exports = function (RED: NodeAPI) {
       scheduleStatus();
       if (doc.info.devEUI) network.rememberConnectivity(doc.info.devEUI, doc.info.connectivity);
       if (!selected.has(doc.info.type)) return;
-      const topic = doc.info.devEUI ?? String(doc.body.LrrID ?? doc.body.LrrId ?? doc.body.McAddr ?? '');
+      const id = doc.body.LrrID ?? doc.body.LrrId ?? doc.body.McAddr;
+      const topic = doc.info.devEUI ?? (typeof id === 'string' || typeof id === 'number' ? String(id) : '');
       node.send({ payload: doc.document, topic, thingpark: { ...doc.info, verified } } as never);
     };
 
@@ -140,7 +141,7 @@ module.exports = function (RED: NodeAPI) {
               acceptUnverifiable: network.acceptUnverified,
             });
             if (!check.ok) return fail(check.status, check.reason);
-            if (check.token && !guard.accept(check.token)) return fail(403, 'replayed request');
+            if (check.token && !guard.accept(check.token.toLowerCase())) return fail(403, 'replayed request');
             verified = check.verified;
           }
           // ThingPark does not retry and waits for us: answer first, then run the flow.

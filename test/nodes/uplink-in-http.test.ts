@@ -113,6 +113,33 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     assert.equal(messages.length, 1);
   });
 
+  it('survives hostile field values and a re-cased replayed Token (found by fuzzing)', async () => {
+    await helper.load(modules(), flow(), { net: { asKey: AS_KEY } });
+    const messages = collect(helper.getNode('out'));
+    const time = encodeURIComponent(thingparkTime(new Date()));
+    const zeros = `AS_ID=test.as&Time=${time}&Token=${'0'.repeat(64)}`;
+    const hostile =
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","payload_hex":"00","FCntUp":{"toString":1}}}';
+    const r1 = await fetch(`${target().url}?${zeros}`, { method: 'POST', body: hostile });
+    assert.equal(r1.status, 401);
+    const alarm = '{"BS_alarm":{"LrrID":{"toString":1},"ID":1,"State":1}}';
+    const r2 = await fetch(`${target().url}?${zeros}`, { method: 'POST', body: alarm });
+    assert.equal(r2.status, 200, 'no token rule for BS_alarm: accepted unverified');
+    const body = sampleUplink(DEV, 9);
+    const good = tunnelQueryFor('DevEUI_uplink', body, {
+      asId: 'test.as',
+      asKey: AS_KEY,
+      time: thingparkTime(new Date()),
+    });
+    const json = JSON.stringify({ DevEUI_uplink: body });
+    assert.equal((await fetch(`${target().url}?${good}`, { method: 'POST', body: json })).status, 200);
+    const upper = good.replace(/Token=([0-9a-f]{64})$/, (_m, t: string) => `Token=${t.toUpperCase()}`);
+    const replay = await fetch(`${target().url}?${upper}`, { method: 'POST', body: json });
+    assert.equal(replay.status, 403);
+    await waitFor(() => messages.length === 2, 3000, 'the alarm and the good uplink');
+    assert.equal(messages[0].topic, '');
+  });
+
   it('accepts XML and untyped JSON, emitting typed JSON', async () => {
     await helper.load(modules(), flow(), {});
     const messages = collect(helper.getNode('out'));

@@ -256,4 +256,14 @@ describe('ThingPark documents: parse and normalise', () => {
       (err: unknown) => err instanceof DocumentError && /Time must be an ISO 8601 date/.test(err.message),
     );
   });
+
+  it('keeps a "__proto__" key as data, never as the body\'s prototype (found by fuzzing)', () => {
+    const raw = JSON.parse(
+      '{"DevEUI_uplink":{"__proto__":{"FPort":5},"DevEUI":"0018B20000000B20","payload_hex":"00"}}',
+    ) as unknown;
+    const { body } = normaliseDocument(raw);
+    assert.equal(Object.getPrototypeOf(body), Object.prototype);
+    assert.equal(body.FPort, undefined, 'FPort is not inherited');
+    assert.ok(Object.prototype.hasOwnProperty.call(body, '__proto__'));
+  });
 });

@@ -160,4 +160,16 @@ describe('tunnel request checks', () => {
     });
     assert.deepEqual(refused, { ok: false, status: 403, reason: 'no token rule for DevEUI_notification' });
   });
+
+  it('hashes only primitive body fields: a hostile object is refused, not thrown (found by fuzzing)', () => {
+    const hostile = {
+      DevEUI: '0018B20000000B20',
+      payload_hex: '00',
+      FCntUp: { toString: 1 },
+      CustomerID: [[[]]],
+    };
+    const q = query('2024-05-01T10:00:00.000+00:00');
+    const check = checkTunnelRequest(q, 'DevEUI_uplink', hostile, { asKey, maxTimeDeviation: 60, now });
+    assert.deepEqual(check, { ok: false, status: 401, reason: 'invalid Token' });
+  });
 });
