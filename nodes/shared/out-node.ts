@@ -82,7 +82,8 @@ export function registerOutNode<T>(RED: NodeAPI, spec: OutNodeSpec<T>): void {
   RED.nodes.registerType(spec.type, PlatformOutNode as never);
 }
 
-function chosenTypes(value: unknown, defaults: DocumentType[]): Set<DocumentType> {
+/** The document types a node's `types` property selects, or `defaults` when it selects none. */
+export function chosenTypes(value: unknown, defaults: readonly DocumentType[]): Set<DocumentType> {
   const list = Array.isArray(value) ? value : typeof value === 'string' && value ? value.split(',') : [];
   const valid = list
     .map((t) => String(t).trim())

@@ -1,10 +1,11 @@
 import type { Request, Response, NextFunction, Router } from 'express';
-import { DocumentError, DOCUMENT_TYPES, type DocumentType } from '../../lib/thingpark/document-types';
+import { DocumentError, DOCUMENT_TYPES } from '../../lib/thingpark/document-types';
 import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
 import { parseDocumentText } from '../../lib/thingpark/parse';
 import { checkTunnelRequest } from '../../lib/thingpark/token';
 import { devEUIFromTopic } from '../../lib/thingpark/topics';
 import type { NetworkNode } from '../network/network';
+import { chosenTypes } from '../shared/out-node';
 import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';
 import { BodyTooLargeError, readBody } from './http-body';
 import { ReplayGuard } from './replay-guard';
@@ -30,7 +31,7 @@ module.exports = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const network = RED.nodes.getNode(config.network) as NetworkNode | null;
-    const selected = typeList(config.types);
+    const selected = chosenTypes(config.types, DOCUMENT_TYPES);
     const counters: Counters = { received: 0, refused: 0 };
     let connectionStatus: NodeStatus | undefined;
     let statusTimer: NodeJS.Timeout | undefined;
@@ -168,14 +169,6 @@ module.exports = function (RED: NodeAPI) {
 
   RED.nodes.registerType('thingpark-uplink-in', ThingParkUplinkInNode as never);
 };
-
-function typeList(types: string[] | string | undefined): Set<DocumentType> {
-  const list = Array.isArray(types) ? types : typeof types === 'string' && types ? types.split(',') : [];
-  const valid = list
-    .map((t) => t.trim())
-    .filter((t): t is DocumentType => (DOCUMENT_TYPES as readonly string[]).includes(t));
-  return new Set(valid.length ? valid : DOCUMENT_TYPES);
-}
 
 type AppWithRouter = { _router?: Router; router?: Router };
 
