@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'http';
+import { UNREAD_BODY } from './admin-body-bypass';
 
 export class BodyTooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -11,9 +12,10 @@ export class BodyTooLargeError extends Error {
  * Buffer or an object) is used as it is.
  */
 export function readBody(
-  req: IncomingMessage & { body?: unknown; _body?: boolean },
+  req: IncomingMessage & { body?: unknown; _body?: boolean; [UNREAD_BODY]?: boolean },
   limit: number,
 ): Promise<string | object> {
+  if (req[UNREAD_BODY]) return readStream(req, limit);
   const parsed = req.body;
   if (typeof parsed === 'string') return Promise.resolve(parsed);
   if (Buffer.isBuffer(parsed)) return Promise.resolve(parsed.toString('utf8'));
@@ -21,6 +23,10 @@ export function readBody(
   if (parsed && typeof parsed === 'object' && (req._body || Object.keys(parsed).length > 0)) {
     return Promise.resolve(parsed);
   }
+  return readStream(req, limit);
+}
+
+function readStream(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (declared > limit) return reject(new BodyTooLargeError(limit));

@@ -7,8 +7,9 @@ import { devEUIFromTopic } from '../../lib/thingpark/topics';
 import type { NetworkNode } from '../network/network';
 import { chosenTypes } from '../shared/out-node';
 import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';
+import { bypassAdminBodyParsers, joinRoot } from './admin-body-bypass';
 import { BodyTooLargeError, readBody } from './http-body';
-import { ReplayGuard } from './replay-guard';
+import { sharedReplayGuard } from './replay-guard';
 
 interface UplinkInDef extends NodeDef {
   network: string;
@@ -115,7 +116,7 @@ module.exports = function (RED: NodeAPI) {
     }
     let path = (config.path || DEFAULT_PATH).trim();
     if (!path.startsWith('/')) path = `/${path}`;
-    const guard = new ReplayGuard(Math.max(network.maxTimeDeviation, 60) * 2000);
+    const guard = sharedReplayGuard(network.id, Math.max(network.maxTimeDeviation, 60) * 2000);
 
     const handler: Handler = (req, res) => {
       const fail = (status: number, reason: string) => {
@@ -162,9 +163,14 @@ module.exports = function (RED: NodeAPI) {
     else if (Array.isArray(middleware)) chain.push(...(middleware as Handler[]));
     chain.push(handler);
     RED.httpNode.post(path, ...chain);
+    const fullPath = joinRoot(typeof settings.httpNodeRoot === 'string' ? settings.httpNodeRoot : '/', path);
+    const undoBypass = bypassAdminBodyParsers(RED.httpAdmin, settings.httpAdminRoot, fullPath);
     showStatus();
 
-    node.on('close', () => removeRoute(RED.httpNode as unknown as AppWithRouter, path));
+    node.on('close', () => {
+      undoBypass();
+      removeRoute(RED.httpNode as unknown as AppWithRouter, path);
+    });
   }
 
   RED.nodes.registerType('thingpark-uplink-in', ThingParkUplinkInNode as never);
