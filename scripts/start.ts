@@ -1,9 +1,11 @@
 /**
  * `npm start`: a local Node-RED on 127.0.0.1:1880 with this package, a fresh user directory, the demo
- * flow deployed, and a simulator standing in for ThingPark (signed uplinks in, an LRC for downlinks).
+ * flow deployed, a simulator standing in for ThingPark (signed uplinks in, an LRC for downlinks) and an
+ * embedded MQTT broker standing in for the platform.
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as path from 'path';
 import { FakeLrc } from '../lib/simulator/fake-lrc';
 import { sampleUplink } from '../lib/simulator/sample-documents';
@@ -17,6 +19,33 @@ const AS_KEY = 'demo-as-key-0123456789';
 const DEVICES = ['70B3D5E75E000001', '70B3D5E75E000002', '70B3D5E75E000003'];
 const LRC_PORT = Number(process.env.DEMO_LRC_PORT) || 1881;
 const UPLINK_EVERY_MS = Number(process.env.DEMO_UPLINK_MS) || 5000;
+const MQTT_PORT = Number(process.env.DEMO_MQTT_PORT) || 1883;
+
+// aedes is an ES module; TypeScript's CommonJS output would turn a plain import() into require().
+const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
+
+/** The platform's stand-in: an in-process MQTT broker (aedes) on 127.0.0.1. */
+async function startPlatformBroker(): Promise<{ stop(): Promise<void> }> {
+  const { Aedes } = (await importEsm('aedes')) as typeof import('aedes');
+  const broker = await Aedes.createBroker();
+  const server = net.createServer(broker.handle as (socket: net.Socket) => void);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`port ${MQTT_PORT} is taken: stop the MQTT broker there or set DEMO_MQTT_PORT`)
+          : err,
+      ),
+    );
+    server.listen(MQTT_PORT, '127.0.0.1', () => resolve());
+  });
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        broker.close(() => server.close(() => resolve()));
+      }),
+  };
+}
 
 function prepareUserDir(): void {
   fs.rmSync(userDir, { recursive: true, force: true });
@@ -46,9 +75,14 @@ async function deployDemo(): Promise<void> {
     fs.readFileSync(path.join(root, 'examples', 'Demo - simulated ThingPark.json'), 'utf8'),
   ) as Array<Record<string, unknown>>;
   for (const node of flow) {
-    if (node.type !== 'thingpark-network') continue;
-    node.credentials = { asKey: AS_KEY };
-    node.lrcUrl = String(node.lrcUrl).replace(':1881/', `:${LRC_PORT}/`);
+    if (node.type === 'thingpark-network') {
+      node.credentials = { asKey: AS_KEY };
+      node.lrcUrl = String(node.lrcUrl).replace(':1881/', `:${LRC_PORT}/`);
+    } else if (node.type === 'thingpark-wmw') {
+      node.hostName = `127.0.0.1:${MQTT_PORT}`;
+    } else if (node.type === 'mqtt-broker') {
+      node.port = String(MQTT_PORT);
+    }
   }
   const res = await fetch(`${base}/flows`, {
     method: 'POST',
@@ -61,6 +95,7 @@ async function deployDemo(): Promise<void> {
 async function main(): Promise<void> {
   prepareUserDir();
   const uplinkTarget = { url: `${base}/thingpark/uplink`, asId: 'demo.as', asKey: AS_KEY };
+  const platform = await startPlatformBroker();
   const lrc = await new FakeLrc({ asKey: AS_KEY, reportTo: uplinkTarget }).start(LRC_PORT);
   const red = spawn(
     process.execPath,
@@ -76,7 +111,10 @@ async function main(): Promise<void> {
     stopping = true;
     clearInterval(timer);
     red.kill('SIGINT');
-    void lrc.stop().finally(() => process.exit(code));
+    const exited = new Promise((resolve) => (red.exitCode === null ? red.once('exit', resolve) : resolve(0)));
+    void Promise.allSettled([lrc.stop(), exited.then(() => platform.stop())]).finally(() =>
+      process.exit(code),
+    );
   };
   red.on('exit', (code) => stop(code ?? 0));
   process.on('SIGINT', () => stop());
@@ -86,8 +124,9 @@ async function main(): Promise<void> {
   await deployDemo();
   console.log(`\n  ThingPark demo running: open ${base}/ and the Debug sidebar.`);
   console.log(
-    `  Simulated uplinks every ${UPLINK_EVERY_MS / 1000} s from ${DEVICES.length} devices; LRC simulator on 127.0.0.1:${LRC_PORT}.\n`,
+    `  Simulated uplinks every ${UPLINK_EVERY_MS / 1000} s from ${DEVICES.length} devices; LRC simulator on 127.0.0.1:${LRC_PORT};`,
   );
+  console.log(`  platform broker (embedded MQTT) on 127.0.0.1:${MQTT_PORT}.\n`);
 
   let fCnt = 0;
   const timer = setInterval(() => {

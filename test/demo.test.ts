@@ -20,8 +20,15 @@ describe('npm start: the demo works with no account', function () {
   before(async () => {
     port = await freePort();
     const lrcPort = await freePort();
+    const mqttPort = await freePort();
     proc = spawn(process.execPath, [path.join(repoRoot, 'dist', 'scripts', 'start.js')], {
-      env: { ...process.env, PORT: String(port), DEMO_LRC_PORT: String(lrcPort), DEMO_UPLINK_MS: '300' },
+      env: {
+        ...process.env,
+        PORT: String(port),
+        DEMO_LRC_PORT: String(lrcPort),
+        DEMO_MQTT_PORT: String(mqttPort),
+        DEMO_UPLINK_MS: '300',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -41,7 +48,7 @@ describe('npm start: the demo works with no account', function () {
     }
   });
 
-  it('shows decoded simulated uplinks and a queued downlink with its sent report in the debug sidebar', async () => {
+  it('shows decoded uplinks, what the embedded platform broker received, and a downlink from the platform with its sent report', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/comms`);
     const seen: DebugMessage[] = [];
     ws.on('message', (data) => {
@@ -66,6 +73,13 @@ describe('npm start: the demo works with no account', function () {
     };
     assert.equal(typeof decoded.temperature, 'number');
     assert.equal(typeof decoded.humidity, 'number');
+
+    await waitFor(
+      () => seen.some((m) => m.name === 'platform received'),
+      'uplink received by the platform broker',
+    );
+    const received = seen.find((m) => m.name === 'platform received')!.msg;
+    assert.match(received, /70B3D5E75E00000[123]/, `the platform got a demo device's uplink: ${received}`);
 
     const inject = await fetch(`http://127.0.0.1:${port}/inject/0617283940a5b6c7`, { method: 'POST' });
     assert.equal(inject.status, 200);

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { coreNode, helper, servingHttpNodes, type NodeModule } from './helpers/node-red';
+import { coreNode, helper, nextMessage, servingHttpNodes, type NodeModule } from './helpers/node-red';
 import { repoRoot } from './helpers/paths';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
@@ -20,6 +20,7 @@ const coreModules = [
   core('function/10-switch.js'),
   core('function/15-change.js'),
   core('network/05-tls.js'),
+  core('network/10-mqtt.js'),
 ];
 const examplesDir = path.join(repoRoot, 'examples');
 const examples = fs.readdirSync(examplesDir).filter((f) => f.endsWith('.json'));
@@ -76,4 +77,53 @@ describe('examples/: every flow loads in the real runtime', function () {
       assert.deepEqual(errors, []);
     });
   }
+
+  describe('Payload decoder pattern.json', () => {
+    type Uplink = { DevEUI: string; payload?: Record<string, unknown>; points?: Record<string, unknown> };
+    type Msg = { payload: { DevEUI_uplink: Uplink }; error?: { message: string } };
+    const file = 'Payload decoder pattern.json';
+    const flow = () =>
+      JSON.parse(fs.readFileSync(path.join(examplesDir, file), 'utf8')) as Array<Record<string, unknown>>;
+    const named = (nodes: Array<Record<string, unknown>>, name: string) => {
+      const found = nodes.find((n) => n.name === name);
+      assert.ok(found, `the example has a node named "${name}"`);
+      return helper.getNode(found.id as string) as unknown as {
+        on: (e: string, f: (m: Msg) => void) => void;
+        once: (e: string, f: (m: Msg) => void) => void;
+        receive: (m: object) => void;
+      };
+    };
+
+    it('its samples decode into payload and points with units, each to the decoder of its device', async () => {
+      const nodes = flow();
+      await helper.load(servingHttpNodes([...ours, ...coreModules]), nodes);
+      const decoded = named(nodes, 'decoded');
+      let next = nextMessage<Msg>(decoded);
+      named(nodes, 'sample: temperature sensor').receive({});
+      // Objects made in the function node's sandbox have another realm's prototypes.
+      const plain = (m: Msg) => JSON.parse(JSON.stringify(m.payload.DevEUI_uplink)) as Uplink;
+      const temperature = plain(await next);
+      assert.deepEqual(temperature.payload, { temperature: 21.56, humidity: 45 });
+      assert.deepEqual(temperature.points?.temperature, { unitId: 'Cel', type: 'double', record: 21.56 });
+      next = nextMessage<Msg>(decoded);
+      named(nodes, 'sample: door sensor').receive({});
+      const door = plain(await next);
+      assert.deepEqual(door.payload, { open: false, openings: 16 });
+    });
+
+    it('a frame its decoder does not know reaches "decoder errors" with the uplink, not "decoded"', async () => {
+      const nodes = flow();
+      await helper.load(servingHttpNodes([...ours, ...coreModules]), nodes);
+      const decodedCount: Msg[] = [];
+      named(nodes, 'decoded').on('input', (m) => decodedCount.push(m));
+      const failed = nextMessage<Msg>(named(nodes, 'frames that did not decode'));
+      named(nodes, 'by decoder').receive({
+        payload: { DevEUI_uplink: { DevEUI: '70B3D5E75E000009', FPort: 1, payload_hex: 'ff00' } },
+      });
+      const caught = await failed;
+      assert.match(caught.error!.message, /unknown frame ff00 from 70B3D5E75E000009/);
+      assert.equal(caught.payload.DevEUI_uplink.DevEUI, '70B3D5E75E000009');
+      assert.equal(decodedCount.length, 0);
+    });
+  });
 });
