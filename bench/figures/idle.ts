@@ -5,7 +5,7 @@ import { Broker, NodeRed, connectionsTo, using } from '../lib/procs';
 import { MB, eachRun, waitFor } from './common';
 
 /*
- * Figure 4: resident memory of an idle Node-RED: alone (no package, empty flow), with the package
+ * Figure 6: resident memory of an idle Node-RED: alone (no package, empty flow), with the package
  * installed (empty flow), and with a flow per platform deployed (today WMW: network, uplink in →
  * wmw out, downlink in → downlink out, the WMW connection connected to a local broker). The three
  * run side by side and are read after BENCH_IDLE_SETTLE_S seconds.
@@ -13,7 +13,7 @@ import { MB, eachRun, waitFor } from './common';
 
 export const idle: Figure = {
   id: 'idle',
-  title: '4. Idle memory: Node-RED with the package and a flow per platform vs Node-RED alone',
+  title: '6. Idle memory: Node-RED with the package and a flow per platform vs Node-RED alone',
   async run(ctx: BenchContext): Promise<FigureResult> {
     const { config } = ctx;
     const metrics = new MetricSet();

@@ -20,7 +20,7 @@ function list(name: string): string[] | undefined {
 export interface BenchConfig {
   /** Runs per figure; every figure reports the median and min–max over them. */
   runs: number;
-  /** Multiplies the outage size (BENCH_SCALE=5 → 1 000 000 uplinks). */
+  /** Multiplies the sizes: outage uplinks, ThingWorx Things, new Cumulocity devices (BENCH_SCALE=0.05: a quick run). */
   scale: number;
   /** Figures to run (ids), all when unset. */
   figures?: string[];
@@ -40,8 +40,16 @@ export interface BenchConfig {
   outageCount: number;
   /** Uplinks fed but not yet in the queue, at most (figure 3). */
   outageWindow: number;
-  /** Seconds Node-RED is left alone before its idle RSS is read (figure 4). */
+  /** Seconds Node-RED is left alone before its idle RSS is read (figure 6). */
   idleSettleS: number;
+  /** Things on the AlwaysOn test server, all bound at deploy (figure 4; 100 000 × BENCH_SCALE). */
+  twxThings: number;
+  /** AlwaysOn sockets of the ThingWorx connection (figure 4). */
+  twxPipes: number;
+  /** New devices registered by their first uplink under load (figure 5; 10 000 × BENCH_SCALE). */
+  c8yDevices: number;
+  /** New and registered devices sent one at a time, for the unloaded first-uplink latency (figure 5). */
+  c8yProbes: number;
   /** Profile the Node-RED processes under load (node --cpu-prof) and summarise the profiles. */
   profile: boolean;
 }
@@ -64,6 +72,10 @@ export function readConfig(): BenchConfig {
     outageCount: Math.round(num('BENCH_OUTAGE_COUNT', 200000) * scale),
     outageWindow: Math.round(num('BENCH_OUTAGE_WINDOW', 5000)),
     idleSettleS: num('BENCH_IDLE_SETTLE_S', 10),
+    twxThings: Math.max(1, Math.round(num('BENCH_TWX_THINGS', 100000) * scale)),
+    twxPipes: Math.round(num('BENCH_TWX_PIPES', 1)),
+    c8yDevices: Math.max(1, Math.round(num('BENCH_C8Y_DEVICES', 10000) * scale)),
+    c8yProbes: Math.round(num('BENCH_C8Y_PROBES', 50)),
     profile: process.env.BENCH_PROFILE === '1',
   };
 }

@@ -12,6 +12,9 @@ export const UPLINK_PATH = '/bench/uplink';
 export const CORE_PATH = '/core/uplink';
 export const CORE_TOPIC = 'uplink_core';
 export const STATS_PATH = '/bench/stats';
+export const TWX_ID = 'bench-twx';
+export const C8Y_ID = 'bench-c8y';
+export const C8Y_TENANT = 'bench';
 
 export type Flow = Record<string, unknown>[];
 
@@ -237,7 +240,103 @@ export function oursMqttFlow(feedPort: number, platformPort: number, bufferMax =
 }
 
 /**
- * Figure 4: a flow per platform, as a user would deploy it. Today WMW is the only platform: network,
+ * Figure 4: `uplink in` (IoT Flow MQTT) → `thingworx out`, the ThingWorx connection on the AlwaysOn test
+ * server (plain ws://, `allowInsecure`), Things named by their DevEUI. Deployed through the admin API,
+ * so the application key goes inline as the config node's credentials.
+ */
+export function thingworxFlow(feedPort: number, alwaysOnPort: number, appKey: string, pipes: number): Flow {
+  return [
+    tab('t', 'bench thingworx'),
+    mqttNetwork(feedPort),
+    {
+      id: TWX_ID,
+      type: 'thingpark-thingworx',
+      name: 'ThingWorx',
+      hostName: `127.0.0.1:${alwaysOnPort}`,
+      thingTemplateName: 'ThingParkDeviceTemplate',
+      thingNamePrefix: '',
+      pipeCount: pipes,
+      tls: '',
+      allowInsecure: true,
+      bufferMax: 100000,
+      bufferPolicy: 'drop-oldest',
+      credentials: { applicationKey: appKey },
+    },
+    {
+      id: 'up',
+      z: 't',
+      type: 'thingpark-uplink-in',
+      network: NET_ID,
+      types: ['DevEUI_uplink'],
+      wires: [['out']],
+    },
+    {
+      id: 'out',
+      z: 't',
+      type: 'thingpark-thingworx-out',
+      thingworx: TWX_ID,
+      types: ['DevEUI_uplink'],
+      wires: [['stats-res']],
+    },
+    ...statsEndpoint('t', 'out'),
+  ];
+}
+
+/**
+ * Figure 5: `uplink in` (HTTP tunnel, token verified) → `cumulocity out`, the Cumulocity connection on a
+ * mosquitto playing Cumulocity's MQTT endpoint (plain MQTT, `insecure`). Credentials: `c8yCredentials`.
+ */
+export function cumulocityFlow(brokerPort: number): Flow {
+  return [
+    tab('t', 'bench cumulocity'),
+    httpNetwork(),
+    {
+      id: C8Y_ID,
+      type: 'thingpark-cumulocity',
+      name: 'Cumulocity',
+      hostName: `127.0.0.1:${brokerPort}`,
+      tenantId: C8Y_TENANT,
+      tls: '',
+      insecure: true,
+      gatewayId: `bench-gw-${brokerPort}`,
+      gatewayName: 'Bench gateway',
+      deviceType: 'c8y_ThingParkGateway',
+      requiredInterval: 60,
+      childInterval: 1440,
+      maxChildren: 1000,
+      successOn: 'sent',
+      operationTimeout: 60,
+      bufferMax: 100000,
+      bufferPolicy: 'drop-oldest',
+    },
+    {
+      id: 'up',
+      z: 't',
+      type: 'thingpark-uplink-in',
+      network: NET_ID,
+      path: UPLINK_PATH,
+      types: ['DevEUI_uplink'],
+      wires: [['out']],
+    },
+    {
+      id: 'out',
+      z: 't',
+      type: 'thingpark-cumulocity-out',
+      cumulocity: C8Y_ID,
+      types: ['DevEUI_uplink'],
+      wires: [['stats-res']],
+    },
+    ...statsEndpoint('t', 'out'),
+  ];
+}
+
+/** flows_cred.json of the Cumulocity flow: the AS key (tokens verified) and the platform user. */
+export function cumulocityCredentials(): Record<string, unknown> {
+  return { ...networkCredentials(), [C8Y_ID]: { username: 'edge', password: 'bench-pass' } };
+}
+
+/**
+ * Figure 6: a flow per platform, as a user would deploy it. Today WMW is the only platform: network,
  * uplink in → wmw out, downlink in → downlink out. Add the ThingWorx and Cumulocity fragments here
  * when those nodes exist.
  */

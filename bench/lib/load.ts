@@ -68,6 +68,8 @@ export class Tracker {
   sent = 0;
   received = 0;
   duplicates = 0;
+  /** When the latest delivery arrived (ms, performance.now()); 0 before the first. */
+  lastAt = 0;
   failed = 0;
   private sendAt: Float64Array<ArrayBuffer> = new Float64Array(65536);
   private recvAt: Float64Array<ArrayBuffer> = new Float64Array(65536);
@@ -98,6 +100,7 @@ export class Tracker {
     }
     this.recvAt[i] = at;
     this.received++;
+    if (at > this.lastAt) this.lastAt = at;
     if (this.waiters.length) {
       const w = this.waiters;
       this.waiters = [];
@@ -202,10 +205,13 @@ export class TunnelPoster {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
   }
 
-  /** Posts uplink `seq` (FCntUp = seq, device seq mod the device count); resolves with the HTTP status. */
-  post(seq: number): Promise<number> {
+  /**
+   * Posts uplink `seq` (FCntUp = seq) of `devEUI` (default: device seq mod the device count); resolves with
+   * the HTTP status.
+   */
+  post(seq: number, devEUI = this.devices[seq % this.devices.length]): Promise<number> {
     const at = new Date();
-    const body = sampleUplink(this.devices[seq % this.devices.length], seq, at);
+    const body = sampleUplink(devEUI, seq, at);
     const query = tunnelQueryFor('DevEUI_uplink', body, {
       asId: this.asId,
       asKey: this.asKey,
@@ -247,16 +253,18 @@ export class TunnelPoster {
 /**
  * Closed loop: `concurrency` senders, each sending again as soon as its request settled, while fewer
  * than `window` uplinks are on their way (sent, not yet at the subscriber): the load adapts to what the
- * pipeline sustains and no backlog builds up anywhere. Runs `ms` milliseconds.
+ * pipeline sustains and no backlog builds up anywhere. Runs `ms` milliseconds, or until the tracker has
+ * sent `count` uplinks.
  */
 export async function closedLoop(
   tracker: Tracker,
   send: (seq: number) => Promise<boolean>,
-  options: { concurrency: number; window: number; ms: number },
+  options: { concurrency: number; window: number; ms: number; count?: number },
 ): Promise<void> {
   const end = now() + options.ms;
+  const count = options.count ?? Infinity;
   const worker = async () => {
-    while (now() < end) {
+    while (now() < end && tracker.sent < count) {
       if (tracker.outstanding() >= options.window) {
         await tracker.waitProgress(20);
         continue;

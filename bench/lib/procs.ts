@@ -39,7 +39,8 @@ function installExitHandlers(): void {
   }
 }
 
-function track(child: ChildProcess): void {
+/** Registers a child process to be killed when the bench exits. */
+export function track(child: ChildProcess): void {
   installExitHandlers();
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -59,7 +60,8 @@ function removeTempDir(dir: string): void {
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function stopChild(child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
+/** SIGTERM, then SIGKILL after `timeoutMs`; resolves once the child exited. */
+export async function stopChild(child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -361,6 +363,21 @@ export class NodeRed {
       }
       await delay(100);
     }
+  }
+
+  /** Full deploy through the admin API (credentials may go inline in the config nodes). */
+  async deploy(flows: unknown[]): Promise<void> {
+    const res = await fetch(`${this.url}/flows`, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        'Node-RED-API-Version': 'v1',
+        'Node-RED-Deployment-Type': 'full',
+      },
+      body: JSON.stringify(flows),
+      signal: AbortSignal.timeout(30000),
+    });
+    if (!res.ok) throw new Error(`${this.options.name}: deploy: HTTP ${res.status} ${await res.text()}`);
   }
 
   rss(): number {

@@ -10,14 +10,13 @@
  */
 import { JsonFile } from './json-file';
 import {
-  allocateChild,
+  allocateChildInPlace,
   childrenOf,
   DEFAULT_MAX_CHILDREN,
-  emptyAllocation,
   gatewayIndexOf,
   restoreAllocation,
   type Allocation,
-  type AllocationState,
+  type MutableAllocationState,
 } from './device-registration';
 
 export interface ChildRegistryOptions {
@@ -35,8 +34,8 @@ interface RegistryFile {
 }
 
 export class ChildRegistry {
-  /** Every child with an identity, registered or being registered. */
-  private allocation: AllocationState = emptyAllocation();
+  /** Every child with an identity, registered or being registered; ours, changed in place. */
+  private allocation: MutableAllocationState = { assignments: {}, counts: [] };
   private readonly registered = new Set<string>();
   private readonly cellular = new Set<string>();
   private readonly store: JsonFile;
@@ -84,11 +83,9 @@ export class ChildRegistry {
 
   /** Gives a child its identity (kept if it has one already). */
   allocate(childId: string): Allocation {
-    const allocation = allocateChild(this.allocation, childId, {
+    return allocateChildInPlace(this.allocation, childId, {
       maxChildren: this.options.maxChildren ?? DEFAULT_MAX_CHILDREN,
     });
-    this.allocation = allocation.state;
-    return allocation;
   }
 
   /** Records an acknowledged registration and resolves once it is on disk. */

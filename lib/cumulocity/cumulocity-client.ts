@@ -162,7 +162,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
   readonly loadWarnings: string[] = [];
   private readonly identities = new Map<number, Identity>();
   private readonly dedupe = new OperationDedupe(10000);
-  private readonly registering = new Map<string, Promise<number>>();
+  private readonly registering = new Map<string, Promise<{ gateway: number; saved: Promise<void> }>>();
   private readonly jsonNotes: CommandNote[] = [];
   private readonly smartRestNotes: CommandNote[] = [];
   private readonly url: string;
@@ -244,8 +244,9 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
       const result = mapDocument(entry.body, { operationFor: (cid) => this.operationToken(cid) });
       if (result.operation) return await this.deliverReport(result);
       if (result.publishes.length === 0) return ack();
-      const gateway = result.childId ? await this.ensureChild(result.childId, entry.body) : 0;
-      await this.publishAll(gateway, result.publishes);
+      const child = result.childId ? await this.ensureChild(result.childId, entry.body) : { gateway: 0 };
+      // Acknowledged once the registry, if just written to, is on disk too.
+      await Promise.all([this.publishAll(child.gateway, result.publishes), child.saved]);
       return ack();
     } catch (err) {
       // Bad input is refused for good; anything else (not connected, no PUBACK in time) is retried.
@@ -275,9 +276,16 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     return ack();
   }
 
-  /** The identity of a child, registering it first when it is new. */
-  private ensureChild(childId: string, document: CumulocityBody): Promise<number> {
-    if (this.registry.isRegistered(childId)) return Promise.resolve(this.registry.gatewayOf(childId)!);
+  /**
+   * The identity of a child, registering it first when it is new; then `saved` settles once the
+   * registry holding it is on disk.
+   */
+  private ensureChild(
+    childId: string,
+    document: CumulocityBody,
+  ): Promise<{ gateway: number; saved?: Promise<void> }> {
+    if (this.registry.isRegistered(childId))
+      return Promise.resolve({ gateway: this.registry.gatewayOf(childId)! });
     let pending = this.registering.get(childId);
     if (!pending) {
       pending = this.registerChild(childId, document).finally(() => this.registering.delete(childId));
@@ -286,14 +294,19 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     return pending;
   }
 
-  private async registerChild(childId: string, document: CumulocityBody): Promise<number> {
+  private async registerChild(
+    childId: string,
+    document: CumulocityBody,
+  ): Promise<{ gateway: number; saved: Promise<void> }> {
     const body = Object.values(document)[0] as Record<string, unknown>;
     const device = childDeviceFromDocument(body);
     device.requiredIntervalMinutes = this.options.childIntervalMinutes ?? DEFAULT_CHILD_INTERVAL_MINUTES;
     const { gatewayIndex } = this.registry.allocate(childId);
     await this.publishAll(gatewayIndex, childRegistration(device));
-    await this.registry.markRegistered(childId, device.connectivity === 'CELLULAR');
-    return gatewayIndex;
+    // The data need not wait for the disk: the registry only spares registering again after a crash.
+    const saved = this.registry.markRegistered(childId, device.connectivity === 'CELLULAR');
+    saved.catch(() => undefined); // handled by the deliveries awaiting it
+    return { gateway: gatewayIndex, saved };
   }
 
   private async publishAll(gateway: number, publishes: readonly Publish[]): Promise<void> {

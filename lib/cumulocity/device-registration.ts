@@ -254,6 +254,23 @@ function placeChild(counts: number[], max: number): number {
   return index >= 0 ? index : counts.length;
 }
 
+/** An allocation owned by one holder, which lets allocateChildInPlace change it. */
+export interface MutableAllocationState {
+  assignments: Record<string, number>;
+  counts: number[];
+}
+
+/** Gives a child not in `state` its identity, changing `state`. */
+function place(state: MutableAllocationState, childId: string, max: number): Omit<Allocation, 'state'> {
+  const { assignments, counts } = state;
+  const gatewayIndex = placeChild(counts, max);
+  const isNewGateway = gatewayIndex >= counts.length || counts[gatewayIndex] === 0;
+  while (counts.length <= gatewayIndex) counts.push(0);
+  counts[gatewayIndex]++;
+  assignments[childId] = gatewayIndex;
+  return { childId, gatewayIndex, isNewChild: true, isNewGateway };
+}
+
 /**
  * Assigns a child to a gateway identity, deterministically from the order children are first seen: a new
  * child goes to the lowest-index identity with fewer than `maxChildren` children (so `<id>` fills up
@@ -275,27 +292,37 @@ export function allocateChildren(
   options: AllocationOptions = {},
 ): { state: AllocationState; allocations: Allocation[] } {
   const max = maxChildrenOf(options);
-  let assignments: Record<string, number> | undefined;
-  let counts: number[] | undefined;
+  let copy: MutableAllocationState | undefined;
   const pending: Omit<Allocation, 'state'>[] = [];
   for (const childId of childIds) {
     assertChildId(childId);
-    const current = assignments ?? state.assignments;
+    const current = copy?.assignments ?? state.assignments;
     if (Object.hasOwn(current, childId)) {
       pending.push({ childId, gatewayIndex: current[childId], isNewChild: false, isNewGateway: false });
       continue;
     }
-    assignments ??= { ...state.assignments };
-    counts ??= [...state.counts];
-    const gatewayIndex = placeChild(counts, max);
-    const isNewGateway = gatewayIndex >= counts.length || counts[gatewayIndex] === 0;
-    while (counts.length <= gatewayIndex) counts.push(0);
-    counts[gatewayIndex]++;
-    assignments[childId] = gatewayIndex;
-    pending.push({ childId, gatewayIndex, isNewChild: true, isNewGateway });
+    copy ??= { assignments: { ...state.assignments }, counts: [...state.counts] };
+    pending.push(place(copy, childId, max));
   }
-  const next: AllocationState = assignments && counts ? { assignments, counts } : state;
+  const next: AllocationState = copy ?? state;
   return { state: next, allocations: pending.map((a) => ({ ...a, state: next })) };
+}
+
+/**
+ * allocateChild for the holder of a state (the child registry): the same rule, but `state` is changed in
+ * place instead of copied, so a new child costs O(identities), not O(children).
+ */
+export function allocateChildInPlace(
+  state: MutableAllocationState,
+  childId: string,
+  options: AllocationOptions = {},
+): Allocation {
+  const max = maxChildrenOf(options);
+  assertChildId(childId);
+  const allocation = Object.hasOwn(state.assignments, childId)
+    ? { childId, gatewayIndex: state.assignments[childId], isNewChild: false, isNewGateway: false }
+    : place(state, childId, max);
+  return { ...allocation, state };
 }
 
 /** Frees a child's slot (device deleted). The slot is reused by the next new child. */
@@ -321,8 +348,8 @@ export function childrenOf(state: AllocationState, gatewayIndex: number): string
     .sort();
 }
 
-/** Validates persisted state (untrusted JSON) and rebuilds the counts from the assignments. */
-export function restoreAllocation(value: unknown): AllocationState {
+/** Validates persisted state (untrusted JSON) and rebuilds the counts from the assignments (new objects). */
+export function restoreAllocation(value: unknown): MutableAllocationState {
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     throw new RegistrationError('invalid-state', 'allocation state must be an object');
   }

@@ -1,6 +1,7 @@
 import { strict as assert } from 'assert';
 import {
   allocateChild,
+  allocateChildInPlace,
   allocateChildren,
   childDeviceFromDocument,
   childIdFor,
@@ -240,6 +241,23 @@ describe('cumulocity registration: children spread over gateway identities', () 
     let state: AllocationState = emptyAllocation();
     for (const id of ids(10)) state = allocateChild(state, id, { maxChildren: 4 }).state;
     assert.deepEqual(state, allocateChildren(emptyAllocation(), ids(10), { maxChildren: 4 }).state);
+  });
+
+  it("in place (the registry's own state): the same identities, the state changed instead of copied", () => {
+    const state = restoreAllocation({ assignments: {} });
+    const seen = [...ids(9), ids(1)[0]].map((id) => {
+      const a = allocateChildInPlace(state, id, { maxChildren: 4 });
+      assert.equal(a.state, state);
+      return [a.gatewayIndex, a.isNewChild, a.isNewGateway];
+    });
+    const batch = allocateChildren(emptyAllocation(), [...ids(9), ids(1)[0]], { maxChildren: 4 });
+    assert.deepEqual(
+      seen,
+      batch.allocations.map((a) => [a.gatewayIndex, a.isNewChild, a.isNewGateway]),
+    );
+    assert.deepEqual(state, batch.state);
+    throwsReason(() => allocateChildInPlace(state, '__proto__'), 'invalid-id');
+    assert.deepEqual(state.counts, [4, 4, 1], 'a refused id changes nothing');
   });
 
   it('a lowered limit does not move known children; new ones go where there is room', () => {
