@@ -1,14 +1,16 @@
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
-import { emptyFlow, idleFlow, networkCredentials } from '../lib/flows';
+import { APP_KEY, AlwaysOnProcess } from '../lib/alwayson';
+import { emptyFlow, idleCredentials, idleFlow } from '../lib/flows';
 import { sleep } from '../lib/load';
 import { Broker, NodeRed, connectionsTo, using } from '../lib/procs';
 import { MB, eachRun, waitFor } from './common';
 
 /*
  * Figure 6: resident memory of an idle Node-RED: alone (no package, empty flow), with the package
- * installed (empty flow), and with a flow per platform deployed (today WMW: network, uplink in →
- * wmw out, downlink in → downlink out, the WMW connection connected to a local broker). The three
- * run side by side and are read after BENCH_IDLE_SETTLE_S seconds.
+ * installed (empty flow), and with a flow per platform deployed (uplink in → wmw out, thingworx out,
+ * cumulocity out; downlink in → downlink out; WMW and Cumulocity connected to a local broker, ThingWorx
+ * to the AlwaysOn test server in its own process). The three run side by side and are read after
+ * BENCH_IDLE_SETTLE_S seconds.
  */
 
 export const idle: Figure = {
@@ -23,18 +25,21 @@ export const idle: Figure = {
       await using(async (own) => {
         const broker = own(new Broker());
         await broker.start();
+        const alwaysOn = own(new AlwaysOnProcess(10));
+        await alwaysOn.start();
         const alone = own(new NodeRed({ name: 'alone', flows: emptyFlow(), withPackage: false }));
         const loaded = own(new NodeRed({ name: 'package, empty flow', flows: emptyFlow() }));
         const flows = own(
           new NodeRed({
             name: 'package + flows',
-            flows: idleFlow(broker.port),
-            credentials: networkCredentials(),
+            flows: idleFlow(broker.port, alwaysOn.port),
+            credentials: idleCredentials(APP_KEY),
           }),
         );
         await Promise.all([alone.start(), loaded.start(), flows.start()]);
-        // The WMW connection is up (the only client of that broker) before the settle time starts.
-        await waitFor('WMW connected', 20000, () => connectionsTo(broker.port) > 0);
+        // WMW and Cumulocity (the only clients of that broker) and ThingWorx are up before the settle time.
+        await waitFor('WMW and Cumulocity connected', 20000, () => connectionsTo(broker.port) >= 2);
+        await waitFor('ThingWorx connected', 20000, () => connectionsTo(alwaysOn.port) > 0);
         await sleep(config.idleSettleS * 1000);
         const r = { run, alone: alone.rss(), loaded: loaded.rss(), flows: flows.rss() };
         runs.push(r);
@@ -52,7 +57,7 @@ export const idle: Figure = {
       metrics: metrics.list(),
       notes: [
         ...notes,
-        `VmRSS after ${config.idleSettleS} s idle; platforms deployed: WMW (ThingWorx and Cumulocity to come)`,
+        `VmRSS after ${config.idleSettleS} s idle; platforms deployed: WMW, ThingWorx (1 pipe), Cumulocity`,
       ],
       details: { runs },
     };

@@ -336,20 +336,55 @@ export function cumulocityCredentials(): Record<string, unknown> {
 }
 
 /**
- * Figure 6: a flow per platform, as a user would deploy it. Today WMW is the only platform: network,
- * uplink in → wmw out, downlink in → downlink out. Add the ThingWorx and Cumulocity fragments here
- * when those nodes exist.
+ * Figure 6: a flow per platform, as a user would deploy it: network, uplink in → wmw out, thingworx out
+ * and cumulocity out, downlink in (all three platforms) → downlink out. WMW and Cumulocity on the local
+ * broker, ThingWorx on the AlwaysOn test server. Credentials: `idleCredentials`.
  */
-export function idleFlow(platformPort: number): Flow {
+export function idleFlow(brokerPort: number, alwaysOnPort: number): Flow {
+  const thingworx = thingworxFlow(brokerPort, alwaysOnPort, '', 1).find((n) => n.id === TWX_ID)!;
+  const cumulocity = cumulocityFlow(brokerPort).find((n) => n.id === C8Y_ID)!;
+  delete thingworx.credentials;
+  const out = (id: string, type: string, key: string, config: string) => ({
+    id,
+    z: 't',
+    type,
+    [key]: config,
+    types: ['DevEUI_uplink'],
+    wires: [[]],
+  });
   return [
     tab('t', 'bench idle'),
     httpNetwork(),
-    wmwConfig(platformPort),
-    { id: 'up', z: 't', type: 'thingpark-uplink-in', network: NET_ID, path: UPLINK_PATH, wires: [['out']] },
-    { id: 'out', z: 't', type: 'thingpark-wmw-out', wmw: WMW_ID, types: ['DevEUI_uplink'], wires: [[]] },
-    { id: 'dl-in', z: 't', type: 'thingpark-downlink-in', wmw: WMW_ID, wires: [['dl-out']] },
+    wmwConfig(brokerPort),
+    thingworx,
+    cumulocity,
+    {
+      id: 'up',
+      z: 't',
+      type: 'thingpark-uplink-in',
+      network: NET_ID,
+      path: UPLINK_PATH,
+      wires: [['wmw-out', 'twx-out', 'c8y-out']],
+    },
+    out('wmw-out', 'thingpark-wmw-out', 'wmw', WMW_ID),
+    out('twx-out', 'thingpark-thingworx-out', 'thingworx', TWX_ID),
+    out('c8y-out', 'thingpark-cumulocity-out', 'cumulocity', C8Y_ID),
+    {
+      id: 'dl-in',
+      z: 't',
+      type: 'thingpark-downlink-in',
+      wmw: WMW_ID,
+      thingworx: TWX_ID,
+      cumulocity: C8Y_ID,
+      wires: [['dl-out']],
+    },
     { id: 'dl-out', z: 't', type: 'thingpark-downlink-out', network: NET_ID, wires: [[]] },
   ];
+}
+
+/** flows_cred.json of the idle flow: the AS key, the ThingWorx application key, the Cumulocity user. */
+export function idleCredentials(appKey: string): Record<string, unknown> {
+  return { ...cumulocityCredentials(), [TWX_ID]: { applicationKey: appKey } };
 }
 
 export const emptyFlow = (): Flow => [tab('t', 'empty')];
