@@ -21,21 +21,21 @@ export interface PayloadCase {
   note: string;
 }
 
+/** Command texts in the three forms in use. */
+const validCommandText = fc.constantFrom(
+  'raw 2 0102ab',
+  '  RAW   223   00  ',
+  'raw 1 0A0b',
+  'beef',
+  'BEEF:7',
+  'c0ffee:223',
+  '00:1',
+  'ab'.repeat(242),
+);
+
 /** Command texts: the three forms in use, with every kind of damage. */
 export const commandText: fc.Arbitrary<string> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.constantFrom(
-      'raw 2 0102ab',
-      '  RAW   223   00  ',
-      'raw 1 0A0b',
-      'beef',
-      'BEEF:7',
-      'c0ffee:223',
-      '00:1',
-      'ab'.repeat(242),
-    ),
-  },
+  { weight: 4, arbitrary: validCommandText },
   {
     weight: 4,
     arbitrary: fc.constantFrom(
@@ -251,7 +251,16 @@ export function withFreshIds(text: string, next: () => number): string {
 /** One SmartREST field as it could be written: plain, quoted with either escape, broken. */
 const smartRestField = (value: fc.Arbitrary<string>): fc.Arbitrary<string> =>
   fc
-    .tuple(value, fc.constantFrom('plain', 'plain', 'quoted', 'backslash', 'open', 'after'))
+    .tuple(
+      value,
+      // Unbiased: fast-check would otherwise pick the rare broken forms far more often than their weight.
+      fc.noBias(
+        fc.oneof(
+          { weight: 12, arbitrary: fc.constantFrom('plain', 'quoted', 'backslash') },
+          { weight: 1, arbitrary: fc.constantFrom('open', 'after') },
+        ),
+      ),
+    )
     .map(([v, how]) => {
       switch (how) {
         case 'quoted':
@@ -268,7 +277,7 @@ const smartRestField = (value: fc.Arbitrary<string>): fc.Arbitrary<string> =>
     });
 
 const serial = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(...SMARTREST_CHILDREN) },
+  { weight: 12, arbitrary: fc.constantFrom(...SMARTREST_CHILDREN) },
   {
     weight: 2,
     arbitrary: fc.constantFrom(
@@ -290,7 +299,7 @@ const serial = fc.oneof(
 );
 
 const template = fc.oneof(
-  { weight: 8, arbitrary: fc.constant('511') },
+  { weight: 16, arbitrary: fc.constant('511') },
   {
     weight: 2,
     arbitrary: fc.constantFrom('510', '512', '5111', '', ' 511', '511 ', 'abc', '"511"', '0', '-1', '１'),
@@ -301,9 +310,17 @@ const smartRestLine: fc.Arbitrary<string> = fc
   .record({
     template,
     serial: smartRestField(serial),
-    text: smartRestField(commandText),
-    extra: fc.array(smartRestField(fc.string({ maxLength: 6 })), { maxLength: 3 }),
-    shape: fc.constantFrom('full', 'full', 'full', 'template only', 'no text', 'trailing comma'),
+    text: smartRestField(fc.oneof(validCommandText, commandText)),
+    extra: fc.oneof(
+      { weight: 3, arbitrary: fc.constant([]) },
+      { weight: 1, arbitrary: fc.array(smartRestField(fc.string({ maxLength: 6 })), { maxLength: 3 }) },
+    ),
+    shape: fc.noBias(
+      fc.oneof(
+        { weight: 9, arbitrary: fc.constant('full') },
+        { weight: 1, arbitrary: fc.constantFrom('template only', 'no text', 'trailing comma') },
+      ),
+    ),
   })
   .map(({ template, serial, text, extra, shape }) => {
     if (shape === 'template only') return template;
