@@ -112,6 +112,8 @@ interface Conn {
   headers: http.IncomingHttpHeaders;
   sessionId?: number;
   authed: boolean;
+  /** The application key the session was opened with. */
+  key?: string;
   closed: boolean;
   bound: Set<string>;
   reassembler: MultipartReassembler;
@@ -184,6 +186,11 @@ export class AlwaysOnTestServer extends EventEmitter {
   };
   /** Permission to create templates and Things (0x83 otherwise). Can be changed at any time. */
   allowCreate: boolean;
+  /**
+   * The application key accepted now. Changing it revokes the old one: the upgrade and AUTH refuse it, and a session
+   * opened with it gets 0x81 for every request or BIND, as a platform does once a key is revoked or has expired.
+   */
+  appKey: string;
   /** Answer WebSocket pings (set false to make a client's keep-alive fail). */
   respondToPings = true;
   /** Fault injection for client requests: a response to send instead, `'ignore'` (never answer), or undefined. */
@@ -199,6 +206,7 @@ export class AlwaysOnTestServer extends EventEmitter {
   constructor(readonly options: AlwaysOnServerOptions) {
     super();
     this.allowCreate = options.allowCreate ?? true;
+    this.appKey = options.appKey;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   }
 
@@ -226,7 +234,7 @@ export class AlwaysOnTestServer extends EventEmitter {
       maxPayload: 2 * 1024 * 1024,
       verifyClient: (info, cb) => {
         const key = info.req.headers['appkey'];
-        if ((this.options.checkUpgradeKey ?? true) && key !== this.options.appKey) {
+        if ((this.options.checkUpgradeKey ?? true) && key !== this.appKey) {
           this.counters.upgradesRefused++;
           cb(false, 401, 'Unauthorized');
           return;
@@ -611,6 +619,10 @@ export class AlwaysOnTestServer extends EventEmitter {
       this.closeConn(conn, 1008, 'bad session');
       return;
     }
+    if (conn.key !== this.appKey && (msg.kind === 'request' || msg.kind === 'bind')) {
+      this.respond(conn, msg, MessageCode.UNAUTHORIZED, 'application key revoked');
+      return;
+    }
     switch (msg.kind) {
       case 'auth':
         this.violation(conn, 'second AUTH on an authenticated connection');
@@ -664,7 +676,7 @@ export class AlwaysOnTestServer extends EventEmitter {
       msg.sessionId === NO_SESSION &&
       claims.length === 1 &&
       claims[0].name === 'appKey' &&
-      claims[0].value === this.options.appKey;
+      claims[0].value === this.appKey;
     if (!ok) {
       if (msg.sessionId !== NO_SESSION) this.violation(conn, `AUTH with session ${msg.sessionId}`);
       this.counters.authFailed++;
@@ -675,6 +687,7 @@ export class AlwaysOnTestServer extends EventEmitter {
     if (conn.authTimer) clearTimeout(conn.authTimer);
     conn.authTimer = undefined;
     conn.authed = true;
+    conn.key = this.appKey;
     let session = 0;
     while (session === 0 || session === NO_SESSION) session = Math.floor(Math.random() * 0xffffffff);
     conn.sessionId = session;
