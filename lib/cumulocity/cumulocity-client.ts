@@ -14,6 +14,8 @@
  *   through `options.enqueue` (the connection's durable queue, keyed by DevEUI, so a `504` is always
  *   published before the `506` of the sent report that follows it): `504/505/506,<id>` for JSON
  *   operations, `501/502/503,c8y_Command` (oldest operation of that type) for `s/ds` ones.
+ * - What the platform reports on `s/e` and `error` (a message it could not take, after its PUBACK: it names no
+ *   message, so nothing can be sent again) is a 'platform-error' event (topic, text) for the user to see.
  * - Cumulocity may deliver one c8y_Command on both topics. A JSON operation and a `511` naming the same
  *   device and text within PAIRING_WINDOW_MS are taken as one operation (in either order), so it is
  *   executed once; ids already handed to a flow are remembered across restarts, and a `511` matching an
@@ -341,7 +343,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     mqtt.subscribe(SMARTREST_DOWN_TOPIC, (_topic, payload) => this.onSmartRest(identity, payload));
     for (const topic of ERROR_TOPICS) {
       mqtt.subscribe(topic, (t, payload) =>
-        this.emit('warning', new Error(`Cumulocity reported on ${t}: ${preview(payload.toString('utf8'))}`)),
+        this.emit('platform-error', t, preview(payload.toString('utf8'))),
       );
     }
     if (this.started) mqtt.start();
