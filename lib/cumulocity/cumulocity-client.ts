@@ -339,8 +339,12 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     mqtt.on('error', (err: Error) =>
       this.emit('error', index === 0 ? err : new Error(`gateway ${clientId}: ${err.message}`)),
     );
-    mqtt.subscribe(NOTIFICATIONS_TOPIC, (_topic, payload) => this.onNotifications(identity, payload));
-    mqtt.subscribe(SMARTREST_DOWN_TOPIC, (_topic, payload) => this.onSmartRest(identity, payload));
+    mqtt.subscribe(NOTIFICATIONS_TOPIC, (topic, payload) =>
+      this.guarded(topic, () => this.onNotifications(identity, payload)),
+    );
+    mqtt.subscribe(SMARTREST_DOWN_TOPIC, (topic, payload) =>
+      this.guarded(topic, () => this.onSmartRest(identity, payload)),
+    );
     for (const topic of ERROR_TOPICS) {
       mqtt.subscribe(topic, (t, payload) =>
         this.emit('platform-error', t, preview(payload.toString('utf8'))),
@@ -435,6 +439,21 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
   /* ---------------------------------------------------------------------------------------------- */
   /* Operations                                                                                     */
   /* ---------------------------------------------------------------------------------------------- */
+
+  /**
+   * Runs an MQTT message handler: whatever it throws (a bug, since bad input is an OperationError) is reported like
+   * an invalid operation, never thrown into the MQTT client, where it would end the process.
+   */
+  private guarded(topic: string, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.emit(
+        'downlink-error',
+        new Error(`message on ${topic} not handled: ${(err as Error)?.message ?? err}`),
+      );
+    }
+  }
 
   private onNotifications(identity: Identity, payload: Buffer): void {
     const parsed = parseOperationNotifications(payload);
