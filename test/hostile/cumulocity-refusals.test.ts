@@ -145,17 +145,26 @@ describe('Cumulocity refusing: s/e errors for uplinks, credentials revoked then 
     return [...counts.values()].reduce((n, c) => n + c - 1, 0);
   };
 
-  it('s/e errors answering uplinks reach Catch, each distinct one once a minute at most; the queue keeps flowing, nothing is sent twice', async () => {
+  it('s/e and error-topic reports answering uplinks reach Catch, each distinct one once a minute at most; the queue keeps flowing, nothing is sent twice', async () => {
     const lines: string[] = [];
     onUplink = (devEUI, fCntUp) => {
       // What Cumulocity says of a message it could not take: it names the template, never the message.
-      let line: string | undefined;
+      let report: { topic: string; text: string } | undefined;
       if (fCntUp % 5 === 2)
-        line = `41,201,Measurement of ${devEUI.toLowerCase()} refused: value out of range`;
-      else if (fCntUp % 5 === 4) line = '40,,No static template for this message id';
-      if (!line) return;
-      lines.push(line);
-      void platform.publishAsync('s/e', line, { qos: 1 });
+        report = {
+          topic: 's/e',
+          text: `41,201,Measurement of ${devEUI.toLowerCase()} refused: value out of range`,
+        };
+      else if (fCntUp % 5 === 4)
+        report = { topic: 's/e', text: '40,,No static template for this message id' };
+      else if (fCntUp % 10 === 3)
+        report = {
+          topic: 'error',
+          text: '{"error":"events/Invalid Data","message":"time is in the future"}',
+        };
+      if (!report) return;
+      lines.push(`${report.topic}: ${report.text}`);
+      void platform.publishAsync(report.topic, report.text, { qos: 1 });
     };
     const sent = send(25);
     await waitFor(() => received.length >= sent.length, 20000, 'every uplink at the platform');
@@ -164,7 +173,7 @@ describe('Cumulocity refusing: s/e errors for uplinks, credentials revoked then 
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(
       [...errors()].sort(),
-      distinct.map((l) => `Cumulocity reported an error on s/e: ${l}`).sort(),
+      distinct.map((l) => `Cumulocity reported an error on ${l}`).sort(),
       'each distinct s/e line reported once',
     );
     assert.ok(lines.length > distinct.length, 'repeated lines were not reported again');
