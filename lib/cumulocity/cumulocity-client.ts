@@ -14,6 +14,8 @@
  *   through `options.enqueue` (the connection's durable queue, keyed by DevEUI, so a `504` is always
  *   published before the `506` of the sent report that follows it): `504/505/506,<id>` for JSON
  *   operations, `501/502/503,c8y_Command` (oldest operation of that type) for `s/ds` ones.
+ * - What the platform reports on `s/e` and `error` (a message it could not take, after its PUBACK: it names no
+ *   message, so nothing can be sent again) is a 'platform-error' event (topic, text) for the user to see.
  * - Cumulocity may deliver one c8y_Command on both topics. A JSON operation and a `511` naming the same
  *   device and text within PAIRING_WINDOW_MS are taken as one operation (in either order), so it is
  *   executed once; ids already handed to a flow are remembered across restarts, and a `511` matching an
@@ -350,11 +352,15 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     mqtt.on('error', (err: Error) =>
       this.emit('error', index === 0 ? err : new Error(`gateway ${clientId}: ${err.message}`)),
     );
-    mqtt.subscribe(NOTIFICATIONS_TOPIC, (_topic, payload) => this.onNotifications(identity, payload));
-    mqtt.subscribe(SMARTREST_DOWN_TOPIC, (_topic, payload) => this.onSmartRest(identity, payload));
+    mqtt.subscribe(NOTIFICATIONS_TOPIC, (topic, payload) =>
+      this.guarded(topic, () => this.onNotifications(identity, payload)),
+    );
+    mqtt.subscribe(SMARTREST_DOWN_TOPIC, (topic, payload) =>
+      this.guarded(topic, () => this.onSmartRest(identity, payload)),
+    );
     for (const topic of ERROR_TOPICS) {
       mqtt.subscribe(topic, (t, payload) =>
-        this.emit('warning', new Error(`Cumulocity reported on ${t}: ${preview(payload.toString('utf8'))}`)),
+        this.emit('platform-error', t, preview(payload.toString('utf8'))),
       );
     }
     if (this.started) mqtt.start();
@@ -446,6 +452,21 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
   /* ---------------------------------------------------------------------------------------------- */
   /* Operations                                                                                     */
   /* ---------------------------------------------------------------------------------------------- */
+
+  /**
+   * Runs an MQTT message handler: whatever it throws (a bug, since bad input is an OperationError) is reported like
+   * an invalid operation, never thrown into the MQTT client, where it would end the process.
+   */
+  private guarded(topic: string, handle: () => void): void {
+    try {
+      handle();
+    } catch (err) {
+      this.emit(
+        'downlink-error',
+        new Error(`message on ${topic} not handled: ${(err as Error)?.message ?? err}`),
+      );
+    }
+  }
 
   private onNotifications(identity: Identity, payload: Buffer): void {
     const parsed = parseOperationNotifications(payload);

@@ -134,6 +134,12 @@ function preview(text: string): string {
   return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
 }
 
+/** Any JSON value, shortly, without calling its own `toString` (a `{"toString":1}` would throw). */
+function describeValue(value: unknown): string {
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  return preview(String(value));
+}
+
 /**
  * Parses an `s/ds` payload (SmartREST, possibly several lines). `511,<serial>,<text>` becomes an
  * operation without id; other templates are reported as `unsupported-template` errors.
@@ -205,7 +211,7 @@ function checkPort(port: unknown, operationId?: string, externalId?: string): nu
   if (value === undefined || !Number.isInteger(value)) {
     throw new OperationError(
       'bad-port',
-      `FPort is not an integer: ${preview(String(port))}`,
+      `FPort is not an integer: ${describeValue(port)}`,
       operationId,
       externalId,
     );

@@ -100,7 +100,7 @@ const MAX_RECREATE_ATTEMPTS = 3;
  * then is the connection `connected` and the queue delivers. A delivery to an unknown Thing creates it
  * (CreateThing, EnableThing, RestartThing) and binds it; each document becomes one UpdateSubscribedPropertyValues.
  * A write of `downlink` / `downlinkData` on a bound Thing becomes a `downlink` event (answered 0x40), or a
- * `downlink-error` (answered 0x80 with the reason).
+ * `downlink-error` (answered 0x80 with the reason); so does a frame from the platform that cannot be decoded.
  *
  * Memory: the names of the bound Things (one Set per pipe), nothing per message.
  *
@@ -156,6 +156,8 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       pageSize: options.listPageSize ?? 5000,
     });
     this.pool.setPropertyWriteHandler((w) => this.onPropertyWrite(w));
+    // A frame the platform sent that cannot be read (perhaps a downlink write): said, not only counted.
+    this.pool.on('protocolError', (e: AlwaysOnClientError) => this.emit('downlink-error', e));
     this.pool.on('state', () => this.onPoolState());
     this.pool.on('bindError', (e: { names: string[]; error: AlwaysOnClientError }) => {
       if (!e.error.retryable) {

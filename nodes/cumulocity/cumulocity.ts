@@ -130,11 +130,21 @@ module.exports = function (RED: NodeAPI) {
     node.client = client;
     for (const warning of client.loadWarnings) node.warn(warning);
     const lastWarned = new Map<string, number>();
-    client.on('warning', (err: Error) => {
+    /** Each distinct text once a minute at most: a platform or a store may repeat itself thousands of times. */
+    const fresh = (text: string): boolean => {
       const now = Date.now();
-      if ((lastWarned.get(err.message) ?? 0) > now - WARN_EVERY_MS) return;
-      lastWarned.set(err.message, now);
-      node.warn(err.message);
+      if ((lastWarned.get(text) ?? 0) > now - WARN_EVERY_MS) return false;
+      if (lastWarned.size >= 1000) lastWarned.clear();
+      lastWarned.set(text, now);
+      return true;
+    };
+    client.on('warning', (err: Error) => {
+      if (fresh(err.message)) node.warn(err.message);
+    });
+    // What Cumulocity could not take (s/e, error): an error the flows' Catch nodes see.
+    client.on('platform-error', (topic: string, text: string) => {
+      const message = RED._('thingpark-cumulocity.errors.reported', { topic, error: text });
+      if (fresh(message)) node.connection.registry.reportError(message);
     });
     // MQTT keeps order on one connection, so several messages of a device may be in flight at once.
     node.connection = new PlatformConnection(

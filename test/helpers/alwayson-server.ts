@@ -112,6 +112,8 @@ interface Conn {
   headers: http.IncomingHttpHeaders;
   sessionId?: number;
   authed: boolean;
+  /** The application key the session was opened with. */
+  key?: string;
   closed: boolean;
   bound: Set<string>;
   reassembler: MultipartReassembler;
@@ -119,6 +121,8 @@ interface Conn {
   authTimer?: NodeJS.Timeout;
   inFlight: Set<number>;
   pendingOut: Map<number, OutPending>;
+  /** Answers owed to raw frames (sendRaw), per request id (a frame sent twice is owed two), with its session. */
+  rawAnswers: Map<number, Array<{ sessionId: number; pending: OutPending }>>;
 }
 
 /** System templates a created template may derive from. */
@@ -182,6 +186,11 @@ export class AlwaysOnTestServer extends EventEmitter {
   };
   /** Permission to create templates and Things (0x83 otherwise). Can be changed at any time. */
   allowCreate: boolean;
+  /**
+   * The application key accepted now. Changing it revokes the old one: the upgrade and AUTH refuse it, and a session
+   * opened with it gets 0x81 for every request or BIND, as a platform does once a key is revoked or has expired.
+   */
+  appKey: string;
   /** Answer WebSocket pings (set false to make a client's keep-alive fail). */
   respondToPings = true;
   /** Fault injection for client requests: a response to send instead, `'ignore'` (never answer), or undefined. */
@@ -197,6 +206,7 @@ export class AlwaysOnTestServer extends EventEmitter {
   constructor(readonly options: AlwaysOnServerOptions) {
     super();
     this.allowCreate = options.allowCreate ?? true;
+    this.appKey = options.appKey;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   }
 
@@ -224,7 +234,7 @@ export class AlwaysOnTestServer extends EventEmitter {
       maxPayload: 2 * 1024 * 1024,
       verifyClient: (info, cb) => {
         const key = info.req.headers['appkey'];
-        if ((this.options.checkUpgradeKey ?? true) && key !== this.options.appKey) {
+        if ((this.options.checkUpgradeKey ?? true) && key !== this.appKey) {
           this.counters.upgradesRefused++;
           cb(false, 401, 'Unauthorized');
           return;
@@ -317,14 +327,18 @@ export class AlwaysOnTestServer extends EventEmitter {
   // -------------------------------------------------------------------------------------------------------------
   // Server → edge
 
-  /** PUT a property of a bound Thing (as the platform does for a remote property write); resolves with the answer. */
+  /**
+   * PUT a property of a bound Thing (as the platform does for a remote property write); resolves with the answer.
+   * `via` (a connection id) sends it there, for Things that are not bound.
+   */
   putProperty(
     thing: string,
     property: string,
     value: TypedValue,
     timeoutMs = 5000,
+    via?: number,
   ): Promise<{ code: number; reason?: string }> {
-    const conn = this.boundTo.get(thing);
+    const conn = via !== undefined ? this.conns.get(via) : this.boundTo.get(thing);
     if (!conn) return Promise.reject(new Error(`Thing ${thing} is not bound`));
     return this.sendRequest(conn, {
       code: MessageCode.PUT,
@@ -365,6 +379,54 @@ export class AlwaysOnTestServer extends EventEmitter {
     const c = this.conns.get(conn);
     if (!c) throw new Error(`no connection ${conn}`);
     for (const f of frames) this.sendFrame(c, f);
+  }
+
+  /**
+   * Send raw frames, garbled ones included (as text frames with `text`), and wait for the answers the client owes:
+   * `answers` lists the ids (and session) read from the frames' own headers, once per answer owed. Only those answers
+   * are taken, even with the frame's odd session; any other answer stays a violation. Resolves with them in order,
+   * rejects when one does not come within `timeoutMs`.
+   */
+  sendRaw(
+    conn: number,
+    frames: Buffer[],
+    options: {
+      text?: boolean;
+      answers?: Array<{ requestId: number; sessionId: number }>;
+      timeoutMs?: number;
+    } = {},
+  ): Promise<ResponseMessage[]> {
+    const c = this.conns.get(conn);
+    if (!c) return Promise.reject(new Error(`no connection ${conn}`));
+    const waits = (options.answers ?? []).map(({ requestId, sessionId }) => {
+      if (c.pendingOut.has(requestId))
+        return Promise.reject(new Error(`request id ${requestId} is awaited by a request of the server`));
+      return new Promise<ResponseMessage>((resolve, reject) => {
+        const owed = c.rawAnswers.get(requestId) ?? [];
+        const entry = {
+          sessionId,
+          pending: {
+            resolve,
+            reject,
+            timer: setTimeout(() => {
+              owed.splice(owed.indexOf(entry), 1);
+              if (owed.length === 0) c.rawAnswers.delete(requestId);
+              reject(
+                new Error(`no answer to raw request ${requestId} within ${options.timeoutMs ?? 5000} ms`),
+              );
+            }, options.timeoutMs ?? 5000),
+          },
+        };
+        owed.push(entry);
+        c.rawAnswers.set(requestId, owed);
+      });
+    });
+    for (const f of frames) {
+      if (c.ws.readyState !== WebSocket.OPEN) break;
+      c.ws.send(options.text ? f.toString('latin1') : f, { binary: !options.text });
+      this.counters.framesOut++;
+    }
+    return Promise.all(waits);
   }
 
   private sendRequest(
@@ -429,6 +491,7 @@ export class AlwaysOnTestServer extends EventEmitter {
       chunkCounts: new Map(),
       inFlight: new Set(),
       pendingOut: new Map(),
+      rawAnswers: new Map(),
     };
     this.conns.set(conn.id, conn);
     this.counters.connections++;
@@ -453,11 +516,15 @@ export class AlwaysOnTestServer extends EventEmitter {
     this.conns.delete(conn.id);
     for (const n of conn.bound) if (this.boundTo.get(n) === conn) this.boundTo.delete(n);
     conn.bound.clear();
-    for (const p of conn.pendingOut.values()) {
+    for (const p of [
+      ...conn.pendingOut.values(),
+      ...[...conn.rawAnswers.values()].flat().map((r) => r.pending),
+    ]) {
       clearTimeout(p.timer);
       p.reject(new Error('connection closed'));
     }
     conn.pendingOut.clear();
+    conn.rawAnswers.clear();
     this.emit('disconnect', conn.id);
   }
 
@@ -537,10 +604,23 @@ export class AlwaysOnTestServer extends EventEmitter {
       this.onAuth(conn, msg);
       return;
     }
+    const owed = msg.kind === 'response' ? conn.rawAnswers.get(msg.requestId) : undefined;
+    const raw = owed?.find((r) => r.sessionId === msg.sessionId);
+    if (owed && raw) {
+      clearTimeout(raw.pending.timer);
+      owed.splice(owed.indexOf(raw), 1);
+      if (owed.length === 0) conn.rawAnswers.delete(msg.requestId);
+      raw.pending.resolve(msg as ResponseMessage);
+      return;
+    }
     if (msg.sessionId !== conn.sessionId) {
       this.violation(conn, `${msg.kind} with session ${msg.sessionId}, expected ${conn.sessionId}`);
       this.respond(conn, msg, MessageCode.UNAUTHORIZED, 'bad session');
       this.closeConn(conn, 1008, 'bad session');
+      return;
+    }
+    if (conn.key !== this.appKey && (msg.kind === 'request' || msg.kind === 'bind')) {
+      this.respond(conn, msg, MessageCode.UNAUTHORIZED, 'application key revoked');
       return;
     }
     switch (msg.kind) {
@@ -596,7 +676,7 @@ export class AlwaysOnTestServer extends EventEmitter {
       msg.sessionId === NO_SESSION &&
       claims.length === 1 &&
       claims[0].name === 'appKey' &&
-      claims[0].value === this.options.appKey;
+      claims[0].value === this.appKey;
     if (!ok) {
       if (msg.sessionId !== NO_SESSION) this.violation(conn, `AUTH with session ${msg.sessionId}`);
       this.counters.authFailed++;
@@ -607,6 +687,7 @@ export class AlwaysOnTestServer extends EventEmitter {
     if (conn.authTimer) clearTimeout(conn.authTimer);
     conn.authTimer = undefined;
     conn.authed = true;
+    conn.key = this.appKey;
     let session = 0;
     while (session === 0 || session === NO_SESSION) session = Math.floor(Math.random() * 0xffffffff);
     conn.sessionId = session;

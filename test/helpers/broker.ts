@@ -87,6 +87,18 @@ export class Mosquitto {
     return this;
   }
 
+  /**
+   * Changes (or adds) a user's password and makes the running broker reload it (SIGHUP): clients connected with the
+   * old password are disconnected, as a platform does when it revokes credentials.
+   */
+  setPassword(user: string, password: string): void {
+    const pwfile = path.join(this.dir, 'passwd');
+    const r = spawnSync('mosquitto_passwd', ['-b', pwfile, user, password], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+    fs.chmodSync(pwfile, 0o644);
+    this.proc?.kill('SIGHUP');
+  }
+
   async stop(): Promise<void> {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null) return;

@@ -285,18 +285,13 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     await connected();
     await waitFor(() => platform.payloads('s/us').length === 1, 5000, 'gateway startup');
     assert.deepEqual(errorsOf(caught), []);
-    // Platform diagnostics (s/e, error) are read and logged as warnings.
+    // Platform diagnostics (s/e, error) are read and reported as Catch-able errors.
     await platform.client!.publishAsync('s/e', '40,,No static template for this message id', { qos: 1 });
-    await waitFor(
-      () =>
-        helper._logSpy.args.some(
-          (a: Array<{ level: number; msg: unknown }>) =>
-            a[0]?.level === 30 &&
-            String(a[0].msg) === 'Cumulocity reported on s/e: 40,,No static template for this message id',
-        ),
-      5000,
-      'warning logged',
-    );
+    await waitFor(() => caught.length === 1, 5000, 'error reported');
+    assert.deepEqual(errorsOf(caught), [
+      'Cumulocity reported an error on s/e: 40,,No static template for this message id',
+    ]);
+    caught.length = 0;
     assert.deepEqual(platform.records, [{ topic: 's/us', payload: STARTUP }]);
     assert.match(broker.log, new RegExp(`New client connected .* as ${gatewayId} .*u'${TENANT}/${USER}'`));
 
