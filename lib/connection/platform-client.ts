@@ -14,8 +14,9 @@ export interface PlatformDownlink {
 /**
  * What a platform connection config node drives: a client that connects, delivers queued entries and
  * reports the platform's answer, and emits `state` (ConnectionState, lastError?), `error` (Error: connection
- * trouble), `downlink` (PlatformDownlink) and `downlink-error` (Error: a platform message that is not
- * a valid downlink; the connection stays up) events.
+ * trouble), `downlink` (PlatformDownlink), `downlink-error` (Error: a platform message that is not
+ * a valid downlink; the connection stays up) and `refused` (key, Error: the platform refused a message
+ * for a reason someone can fix, such as a permission; it stays queued and is retried) events.
  */
 export interface PlatformClient<T> extends EventEmitter {
   readonly state: ConnectionState;

@@ -538,6 +538,12 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       void this.pool?.unbind([thing]).catch(() => undefined);
       return retryable(err);
     }
+    if (e.kind === 'response' && e.code === MessageCode.FORBIDDEN) {
+      // A permission the administrator can grant: the device's uplinks wait (only its key backs off)
+      // rather than being set aside for good. Reported once per run of refusals of the device.
+      if (attempts === 0) this.emit('refused', thing, err);
+      return retryable(err);
+    }
     return e.retryable ? retryable(err) : permanent(err);
   }
 

@@ -108,6 +108,11 @@ export class PlatformConnection<T> {
         RED._('thingpark-common.errors.connection', { platform, error: err.message }),
       );
     });
+    client.on('refused', (key: string, err: Error) =>
+      this.registry.reportError(
+        RED._('thingpark-common.errors.refused', { platform, key, error: err.message }),
+      ),
+    );
     client.on('downlink', (downlink: PlatformDownlink) => {
       for (const listener of this.downlinkListeners.values()) listener(downlink);
     });

@@ -33,7 +33,7 @@ function fCntUpOf(msg: RequestMessage): number | undefined {
   return undefined;
 }
 
-describe('ThingWorx refusing: auth revoked (0x81, then HTTP 401), per-message refusals (0x80, 0x83), busy (0xA3) — counted in and out', function () {
+describe('ThingWorx refusing: auth revoked (0x81, then HTTP 401), per-message refusals (0x80), a missing permission (0x83), busy (0xA3) — counted in and out', function () {
   this.timeout(120000);
   let server: AlwaysOnTestServer;
   let userDir: string;
@@ -171,8 +171,6 @@ describe('ThingWorx refusing: auth revoked (0x81, then HTTP 401), per-message re
       const fCnt = fCntUpOf(msg);
       if (fCnt === undefined) return undefined;
       const thing = msg.body.entityName;
-      if (fCnt % 10 === 3)
-        return { code: MessageCode.FORBIDDEN, reason: `not permitted to write uplinkData of ${thing}` };
       if (fCnt % 10 === 7)
         return { code: MessageCode.BAD_REQUEST, reason: 'property uplinkData: value refused' };
       if (fCnt % 10 === 5 && !busy.has(`${thing}/${fCnt}`)) {
@@ -190,7 +188,7 @@ describe('ThingWorx refusing: auth revoked (0x81, then HTTP 401), per-message re
       30000,
       'every uplink delivered or set aside',
     );
-    const refused = sent.filter((s) => [3, 7].includes(Number(s.split('/')[1]) % 10));
+    const refused = sent.filter((s) => Number(s.split('/')[1]) % 10 === 7);
     const stats = connection().stats();
     assert.equal(stats.poisoned, refused.length);
     assert.equal(stats.delivered, sent.length - refused.length);
@@ -219,20 +217,48 @@ describe('ThingWorx refusing: auth revoked (0x81, then HTTP 401), per-message re
       body: { document: { DevEUI_uplink: { FCntUp: number } } };
       error: string;
     }>) {
-      const code =
-        d.body.document.DevEUI_uplink.FCntUp % 10 === 3
-          ? /FORBIDDEN \(0x83\): not permitted/
-          : /BAD_REQUEST \(0x80\): property uplinkData/;
-      assert.match(d.error, code);
+      assert.match(d.error, /BAD_REQUEST \(0x80\): property uplinkData/);
     }
     await waitFor(() => caught.length === refused.length, 5000, 'one Catch-able error per refusal');
     for (const message of errors()) {
       assert.match(
         message,
-        /^The platform refused a message of 0018B20000000A0\d for good; it was set aside: POST Things\/0018B20000000A0\d\/Services\/UpdateSubscribedPropertyValues failed: (FORBIDDEN \(0x83\)|BAD_REQUEST \(0x80\)): \S/,
+        /^The platform refused a message of 0018B20000000A0\d for good; it was set aside: POST Things\/0018B20000000A0\d\/Services\/UpdateSubscribedPropertyValues failed: BAD_REQUEST \(0x80\): \S/,
       );
     }
     assert.equal(connection().client.reconnects, 0, 'the connection stayed up');
+    assert.deepEqual(server.violations, []);
+  });
+
+  it('a missing permission (0x83) on one Thing keeps its uplinks queued and reported once, the others flow; once permitted, all arrive in order and nothing is set aside', async () => {
+    const forbidden = DEVICES[0];
+    let permitted = false;
+    let refusals = 0;
+    server.interceptor = (msg: RequestMessage) => {
+      if (permitted || msg.body.entityName !== forbidden || fCntUpOf(msg) === undefined) return undefined;
+      refusals++;
+      return { code: MessageCode.FORBIDDEN, reason: `not permitted to write uplinkData of ${forbidden}` };
+    };
+    const sent = send(10);
+    const others = sent.filter((s) => !s.startsWith(`${forbidden}/`));
+    await waitFor(() => others.every((s) => accepted.includes(s)), 15000, 'the other devices delivered');
+    await waitFor(() => refusals >= 2, 15000, 'the refused device retried');
+    const waiting = connection().stats();
+    assert.equal(waiting.queued, 10, "the refused device's uplinks wait in the queue");
+    assert.equal(waiting.poisoned, 0, 'nothing set aside');
+    assert.deepEqual(
+      errors(),
+      [
+        `ThingWorx refused a message of ${forbidden}; it stays queued and is retried until accepted: ` +
+          `POST Things/${forbidden}/Services/UpdateSubscribedPropertyValues failed: FORBIDDEN (0x83): not permitted to write uplinkData of ${forbidden}`,
+      ],
+      'reported once to Catch, not once per retry',
+    );
+
+    permitted = true;
+    await waitFor(() => connection().stats().queued === 0, 70000, 'the queue drained once permitted');
+    assert.equal(assertAllDelivered(sent), 0, 'no duplicates');
+    assert.equal(connection().stats().deadLetters, 0);
     assert.deepEqual(server.violations, []);
   });
 });

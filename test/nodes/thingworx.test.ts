@@ -689,7 +689,7 @@ describe('ThingWorx: thingworx out, provisioning and downlinks, against the stri
     assert.equal(server.things.size, 0);
   });
 
-  it('refuses bad input with done(err); a Thing the platform forbids to create is set aside, others go on', async () => {
+  it('refuses bad input with done(err); a Thing the platform forbids to create waits (reported once), others go on, and it goes once permitted', async () => {
     server.addConnectorTemplate(TPL);
     server.addThing(DEV, TPL);
     answerPropertyDefinitions(server);
@@ -703,12 +703,20 @@ describe('ThingWorx: thingworx out, provisioning and downlinks, against the stri
     out.receive(uplink('0018B2000000DDDD', 1));
     out.receive(uplink(DEV, 2));
     await waitFor(() => caught.length >= 3, 10000, 'three errors');
-    await settled(2);
+    await waitFor(() => uplinkCounters(server, DEV).length === 1, 10000, 'the good message behind it');
     const reasons = errorsOf(caught);
     assert.match(reasons[0], /Not sent: DevEUI_uplink has no DevEUI/);
     assert.match(reasons[1], /Not sent: document must be a JSON object/);
-    assert.match(reasons[2], /refused a message of 0018B2000000DDDD for good.*CreateThing.*FORBIDDEN/);
+    assert.match(
+      reasons[2],
+      /refused a message of 0018B2000000DDDD; it stays queued.*CreateThing.*FORBIDDEN/,
+    );
     assert.deepEqual(uplinkCounters(server, DEV), [2], 'the good message behind it went through');
-    assert.equal((await stats()).poisoned, 1);
+    assert.equal((await stats()).queued, 1, 'the forbidden Thing waits');
+    server.allowCreate = true;
+    await settled(2);
+    assert.deepEqual(uplinkCounters(server, '0018B2000000DDDD'), [1], 'sent once permitted');
+    assert.equal((await stats()).poisoned, 0);
+    assert.equal(caught.length, 3, 'reported once, not once per retry');
   });
 });
