@@ -2,6 +2,8 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Browser, Page } from 'playwright-core';
+import { AlwaysOnTestServer } from '../helpers/alwayson-server';
+import { freePort } from '../helpers/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { repoRoot } from '../helpers/paths';
 
@@ -25,10 +27,15 @@ describeEditor('the editor in a real browser', function () {
   let red: NodeRedProcess;
   let browser: Browser;
   let page: Page;
+  let thingworx: AlwaysOnTestServer;
+  let closedPort: number;
   const pageErrors: string[] = [];
+  const APP_KEY = 'twx-editor-app-key-8c1f';
 
   before(async () => {
     fs.mkdirSync(artifacts, { recursive: true });
+    thingworx = await new AlwaysOnTestServer({ appKey: APP_KEY }).start();
+    closedPort = await freePort();
     red = new NodeRedProcess([], undefined, { credentialSecret: 'editor-test-secret' });
     await red.start();
     const { chromium } = await import('playwright-core');
@@ -54,6 +61,7 @@ describeEditor('the editor in a real browser', function () {
   after(async () => {
     await browser?.close();
     await red?.dispose();
+    await thingworx?.close();
   });
 
   const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
@@ -131,6 +139,47 @@ describeEditor('the editor in a real browser', function () {
     return (await (await fetch(`${red.url}/flows`)).json()) as Array<Record<string, unknown>>;
   }
 
+  /** What the editor returns of a node's credentials (never a password, only has_<name>). */
+  async function adminCredentials(type: string, id: unknown): Promise<unknown> {
+    return (await fetch(`${red.url}/credentials/${type}/${String(id)}`)).json();
+  }
+
+  function credentialsFile(): string {
+    return fs.readFileSync(path.join(red.userDir, 'flows_cred.json'), 'utf8');
+  }
+
+  /** Types key by key, as a user does: the editor validates the field on every key. */
+  async function typeInto(p: Page, selector: string, text: string): Promise<void> {
+    await p.fill(selector, '');
+    await p.locator(selector).pressSequentially(text);
+  }
+
+  /** The message of an invalid field (its tooltip on hover), or null when the field is valid. */
+  async function fieldError(p: Page, selector: string): Promise<string | null> {
+    const input = p.locator(selector);
+    if (!(await input.evaluate((el) => el.classList.contains('input-error')))) return null;
+    await input.hover();
+    const tip = p.locator('.red-ui-popover:visible').last();
+    await tip.waitFor({ state: 'visible', timeout: 5000 });
+    const text = (await tip.textContent())?.trim() ?? '';
+    await p.mouse.move(1, 1);
+    await tip.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+    return text;
+  }
+
+  /** Clicks "Test connection" in the open config dialog; resolves with the verdict shown. */
+  async function testConnection(p: Page): Promise<{ result: string; text: string }> {
+    await p.click('#node-config-thingpark-test .thingpark-test-button');
+    const shown = p.locator(
+      '#node-config-thingpark-test .thingpark-test-result:not([data-result="testing"])',
+    );
+    await shown.waitFor({ state: 'visible', timeout: 20000 });
+    return {
+      result: (await shown.getAttribute('data-result')) ?? '',
+      text: (await shown.textContent())?.trim() ?? '',
+    };
+  }
+
   it('shows the ThingPark palette category with every node', async () => {
     for (const type of flowNodeTypes) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
@@ -187,7 +236,7 @@ describeEditor('the editor in a real browser', function () {
     await page.click('#node-input-btn-wmw-add, #node-input-edit-wmw');
     await page.waitForSelector('#node-config-input-enterpriseId', { state: 'visible' });
     await page.selectOption('#node-config-input-region', 'custom');
-    await page.fill('#node-config-input-hostName', 'mqtt.example.invalid:8883');
+    await page.fill('#node-config-input-hostName', `127.0.0.1:${closedPort}`);
     await page.fill('#node-config-input-enterpriseId', '4321');
     await page.fill('#node-config-input-username', 'gw-user');
     await page.fill('#node-config-input-password', 'wmw-secret-password');
@@ -200,7 +249,7 @@ describeEditor('the editor in a real browser', function () {
     const out = flows.find((n) => n.id === id)!;
     const wmw = flows.find((n) => n.id === out.wmw)!;
     assert.equal(wmw.enterpriseId, '4321');
-    assert.equal(wmw.hostName, 'mqtt.example.invalid:8883');
+    assert.equal(wmw.hostName, `127.0.0.1:${closedPort}`);
     assert.equal(wmw.bufferMax, '5000');
     const creds = await (await fetch(`${red.url}/credentials/thingpark-wmw/${String(wmw.id)}`)).json();
     assert.deepEqual(creds, { username: 'gw-user', has_password: true });
@@ -231,6 +280,157 @@ describeEditor('the editor in a real browser', function () {
     assert.ok(flows.find((n) => n.id === dlin)!.wmw, 'downlink in uses the WMW connection');
     assert.ok(flows.find((n) => n.id === dlout)!.network, 'downlink out uses the ThingPark connection');
     await shot('flow');
+  });
+
+  it('cumulocity out: Cumulocity connection through "+", fields checked as typed, tabs, deployed', async () => {
+    const id = await dropNode('thingpark-cumulocity-out', 200, 420);
+    await openNode(id);
+    await page.click('#node-input-btn-cumulocity-add');
+    await page.waitForSelector('#node-config-input-tenantId', { state: 'visible' });
+    await page.fill('#node-config-input-name', 'My Cumulocity');
+    await typeInto(page, '#node-config-input-hostName', 'c8y.example.com:99999');
+    assert.equal(
+      await fieldError(page, '#node-config-input-hostName'),
+      'The port must be a number from 1 to 65535',
+    );
+    await typeInto(page, '#node-config-input-hostName', `127.0.0.1:${closedPort}`);
+    assert.equal(await fieldError(page, '#node-config-input-hostName'), null);
+    await typeInto(page, '#node-config-input-tenantId', 't 42');
+    assert.equal(await fieldError(page, '#node-config-input-tenantId'), "Only letters, digits, '-' and '_'");
+    await typeInto(page, '#node-config-input-tenantId', '${C8Y_TENANT}');
+    assert.equal(await fieldError(page, '#node-config-input-tenantId'), null, '${ENV} accepted');
+    await typeInto(page, '#node-config-input-tenantId', 't4242');
+    await page.fill('#node-config-input-username', 'c8y-user');
+    await page.fill('#node-config-input-password', 'c8y-secret-password');
+    await page.check('#node-config-input-insecure');
+    await page.click('#red-ui-tab-thingpark-cumulocity-tab-gateway a');
+    await page.fill('#node-config-input-gatewayId', 'edge-gateway-7');
+    await typeInto(page, '#node-config-input-maxChildren', '0');
+    assert.equal(
+      await fieldError(page, '#node-config-input-maxChildren'),
+      'Expected a whole number of at least 1',
+    );
+    await typeInto(page, '#node-config-input-maxChildren', '500');
+    await page.click('#red-ui-tab-thingpark-cumulocity-tab-delivery a');
+    await page.selectOption('#node-config-input-successOn', 'queued');
+    await page.fill('#node-config-input-bufferMax', '2000');
+    await shot('cumulocity-dialog');
+    await page.click('#node-config-dialog-ok');
+    await page.uncheck('#node-input-type-BS_alarm');
+    await closeDialog();
+    await deploy(has(id));
+
+    const flows = await adminFlows();
+    const out = flows.find((n) => n.id === id)!;
+    assert.equal((out.types as string[]).includes('BS_alarm'), false);
+    assert.equal((out.types as string[]).includes('DevEUI_uplink'), true);
+    const c8y = flows.find((n) => n.id === out.cumulocity)!;
+    assert.deepEqual(
+      [c8y.type, c8y.name, c8y.hostName, c8y.tenantId, c8y.insecure],
+      ['thingpark-cumulocity', 'My Cumulocity', `127.0.0.1:${closedPort}`, 't4242', true],
+    );
+    assert.deepEqual(
+      [c8y.gatewayId, c8y.maxChildren, c8y.successOn, c8y.bufferMax],
+      ['edge-gateway-7', '500', 'queued', '2000'],
+    );
+    assert.equal(JSON.stringify(c8y).includes('c8y-secret'), false, 'no secret in the flow');
+    assert.deepEqual(await adminCredentials('thingpark-cumulocity', c8y.id), {
+      username: 'c8y-user',
+      has_password: true,
+    });
+    assert.ok(/^\{\s*"\$":\s*"[0-9a-f]+/.test(credentialsFile()), 'flows_cred.json is encrypted');
+    assert.equal(credentialsFile().includes('c8y-secret'), false);
+  });
+
+  it('thingworx out: ThingWorx connection through "+", "Test connection" in the dialog, deployed', async () => {
+    const id = await dropNode('thingpark-thingworx-out', 200, 520);
+    await openNode(id);
+    await page.click('#node-input-btn-thingworx-add');
+    await page.waitForSelector('#node-config-input-applicationKey', { state: 'visible' });
+    await page.fill('#node-config-input-name', 'My ThingWorx');
+    await page.fill('#node-config-input-hostName', `127.0.0.1:${thingworx.port}`);
+    await page.check('#node-config-input-allowInsecure');
+    await page.fill('#node-config-input-applicationKey', 'not-the-key');
+    const refused = await testConnection(page);
+    assert.deepEqual(refused, {
+      result: 'fail',
+      text: 'Not authorised: check the user, password or key (401)',
+    });
+    await page.fill('#node-config-input-applicationKey', APP_KEY);
+    const accepted = await testConnection(page);
+    assert.deepEqual(accepted, { result: 'ok', text: 'Connected: the platform accepted these settings' });
+    await shot('thingworx-dialog');
+    await typeInto(page, '#node-config-input-pipeCount', '300');
+    assert.equal(
+      await fieldError(page, '#node-config-input-pipeCount'),
+      'Expected a whole number from 1 to 255',
+    );
+    await typeInto(page, '#node-config-input-pipeCount', '2');
+    await page.fill('#node-config-input-thingNamePrefix', 'tp-');
+    await page.click('#node-config-dialog-ok');
+    await closeDialog();
+    await deploy(has(id));
+
+    const flows = await adminFlows();
+    const out = flows.find((n) => n.id === id)!;
+    const twx = flows.find((n) => n.id === out.thingworx)!;
+    assert.deepEqual(
+      [twx.type, twx.name, twx.hostName, twx.pipeCount, twx.thingNamePrefix, twx.allowInsecure],
+      ['thingpark-thingworx', 'My ThingWorx', `127.0.0.1:${thingworx.port}`, '2', 'tp-', true],
+    );
+    assert.equal(JSON.stringify(twx).includes(APP_KEY), false, 'no secret in the flow');
+    assert.deepEqual(await adminCredentials('thingpark-thingworx', twx.id), { has_applicationKey: true });
+    assert.equal(credentialsFile().includes(APP_KEY), false);
+
+    // Opened again, the key field holds a placeholder: the test uses the stored key.
+    await openNode(id);
+    await page.click('#node-input-btn-thingworx-edit');
+    await page.waitForSelector('#node-config-input-applicationKey', { state: 'visible' });
+    assert.equal(await page.inputValue('#node-config-input-applicationKey'), '__PWRD__');
+    assert.deepEqual(await testConnection(page), {
+      result: 'ok',
+      text: 'Connected: the platform accepted these settings',
+    });
+    await page.click('#node-config-dialog-cancel');
+    await page.click('#node-dialog-cancel');
+    await page.waitForSelector('#node-dialog-ok', { state: 'detached' });
+  });
+
+  it('in French: the dialog, its validation messages and the test button are translated', async () => {
+    const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1600, height: 1000 } });
+    const fr = await context.newPage();
+    fr.on('pageerror', (err) => pageErrors.push(err.message));
+    try {
+      await fr.goto(red.url);
+      await fr.waitForSelector('.red-ui-palette-node[data-palette-type="thingpark-wmw-out"]', {
+        timeout: 60000,
+      });
+      await fr.evaluate(() => {
+        const RED = (window as unknown as { RED: { editor: { editConfig(...a: unknown[]): void } } }).RED;
+        RED.editor.editConfig('', 'thingpark-wmw', '');
+      });
+      await fr.waitForSelector('#node-config-input-enterpriseId', { state: 'visible' });
+      assert.equal(
+        (await fr.textContent('#node-config-thingpark-test button'))?.trim(),
+        'Tester la connexion',
+      );
+      await typeInto(fr, '#node-config-input-bufferMax', '12x');
+      assert.equal(
+        await fieldError(fr, '#node-config-input-bufferMax'),
+        "Nombre entier d'au moins 1 attendu",
+      );
+      await typeInto(fr, '#node-config-input-hostName', 'wmw.example.com:0');
+      assert.equal(
+        await fieldError(fr, '#node-config-input-hostName'),
+        'Le port doit être un nombre de 1 à 65535',
+      );
+      await fr.fill('#node-config-input-enterpriseId', '');
+      await fr.locator('#node-config-input-enterpriseId').press('Backspace');
+      assert.equal(await fieldError(fr, '#node-config-input-enterpriseId'), 'Obligatoire');
+      await fr.screenshot({ path: path.join(artifacts, 'wmw-dialog-fr.png') });
+    } finally {
+      await context.close();
+    }
   });
 
   it('shows help for every node in the sidebar', async () => {
