@@ -52,6 +52,11 @@ describeEditor('the editor in a real browser', function () {
     });
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    // Leaving the editor with undeployed changes (reload after a failure) asks first: go on.
+    page.on(
+      'dialog',
+      (dialog) => void (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()),
+    );
     await page.goto(red.url);
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="thingpark-uplink-in"]', {
       timeout: 60000,
@@ -62,6 +67,15 @@ describeEditor('the editor in a real browser', function () {
     await browser?.close();
     await red?.dispose();
     await thingworx?.close();
+  });
+
+  // A failed test may leave a dialog open: start the next one from a fresh editor.
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed') return;
+    await page.reload();
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="thingpark-uplink-in"]', {
+      timeout: 60000,
+    });
   });
 
   const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
@@ -148,23 +162,48 @@ describeEditor('the editor in a real browser', function () {
     return fs.readFileSync(path.join(red.userDir, 'flows_cred.json'), 'utf8');
   }
 
+  /**
+   * Waits until a connection dialog is fully open: its fields show before Node-RED has loaded the
+   * credentials, filled the fields and attached the validation (which ends with our oneditprepare:
+   * the test button), and once the tray has slid in Node-RED moves the focus to its first field,
+   * which would cut short any typing begun before.
+   */
+  async function configDialogReady(p: Page): Promise<void> {
+    await p.waitForSelector('#node-config-thingpark-test .thingpark-test-button', { state: 'visible' });
+    await p.waitForFunction(() => {
+      const active = document.activeElement;
+      const trays = document.querySelectorAll('.red-ui-tray');
+      return !!active && trays.length > 0 && active.closest('.red-ui-tray') === trays[trays.length - 1];
+    });
+  }
+
   /** Types key by key, as a user does: the editor validates the field on every key. */
   async function typeInto(p: Page, selector: string, text: string): Promise<void> {
     await p.fill(selector, '');
     await p.locator(selector).pressSequentially(text);
+    assert.equal(await p.inputValue(selector), text, `typed into ${selector}`);
   }
 
-  /** The message of an invalid field (its tooltip on hover), or null when the field is valid. */
-  async function fieldError(p: Page, selector: string): Promise<string | null> {
+  /**
+   * Asserts what the editor says of a field: the message of its tooltip on hover when it is marked
+   * invalid, or null when it is valid.
+   */
+  async function expectFieldError(p: Page, selector: string, expected: string | null): Promise<void> {
     const input = p.locator(selector);
-    if (!(await input.evaluate((el) => el.classList.contains('input-error')))) return null;
-    await input.hover();
-    const tip = p.locator('.red-ui-popover:visible').last();
-    await tip.waitFor({ state: 'visible', timeout: 5000 });
-    const text = (await tip.textContent())?.trim() ?? '';
-    await p.mouse.move(1, 1);
-    await tip.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
-    return text;
+    const state = await input.evaluate((el) => ({
+      value: (el as HTMLInputElement).value,
+      invalid: el.classList.contains('input-error'),
+    }));
+    let shown: string | null = null;
+    if (state.invalid) {
+      await input.hover();
+      const tip = p.locator('.red-ui-popover:visible').last();
+      await tip.waitFor({ state: 'visible', timeout: 5000 });
+      shown = (await tip.textContent())?.trim() ?? '';
+      await p.mouse.move(1, 1);
+      await tip.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+    }
+    assert.equal(shown, expected, `${selector} holding ${JSON.stringify(state.value)}`);
   }
 
   /** Clicks "Test connection" in the open config dialog; resolves with the verdict shown. */
@@ -192,7 +231,7 @@ describeEditor('the editor in a real browser', function () {
     await openNode(id);
     await page.fill('#node-input-path', '/edge/uplink');
     await page.click('#node-input-btn-network-add, #node-input-edit-network');
-    await page.waitForSelector('#node-config-input-asId', { state: 'visible' });
+    await configDialogReady(page);
     await page.fill('#node-config-input-name', 'My ThingPark');
     await page.fill('#node-config-input-asId', 'TWA_100.200.AS');
     await page.fill('#node-config-input-asKey', 'super-secret-as-key');
@@ -234,7 +273,7 @@ describeEditor('the editor in a real browser', function () {
     const id = await dropNode('thingpark-wmw-out', 200, 220);
     await openNode(id);
     await page.click('#node-input-btn-wmw-add, #node-input-edit-wmw');
-    await page.waitForSelector('#node-config-input-enterpriseId', { state: 'visible' });
+    await configDialogReady(page);
     await page.selectOption('#node-config-input-region', 'custom');
     await page.fill('#node-config-input-hostName', `127.0.0.1:${closedPort}`);
     await page.fill('#node-config-input-enterpriseId', '4321');
@@ -286,19 +325,16 @@ describeEditor('the editor in a real browser', function () {
     const id = await dropNode('thingpark-cumulocity-out', 200, 420);
     await openNode(id);
     await page.click('#node-input-btn-cumulocity-add');
-    await page.waitForSelector('#node-config-input-tenantId', { state: 'visible' });
+    await configDialogReady(page);
     await page.fill('#node-config-input-name', 'My Cumulocity');
     await typeInto(page, '#node-config-input-hostName', 'c8y.example.com:99999');
-    assert.equal(
-      await fieldError(page, '#node-config-input-hostName'),
-      'The port must be a number from 1 to 65535',
-    );
+    await expectFieldError(page, '#node-config-input-hostName', 'The port must be a number from 1 to 65535');
     await typeInto(page, '#node-config-input-hostName', `127.0.0.1:${closedPort}`);
-    assert.equal(await fieldError(page, '#node-config-input-hostName'), null);
+    await expectFieldError(page, '#node-config-input-hostName', null);
     await typeInto(page, '#node-config-input-tenantId', 't 42');
-    assert.equal(await fieldError(page, '#node-config-input-tenantId'), "Only letters, digits, '-' and '_'");
+    await expectFieldError(page, '#node-config-input-tenantId', "Only letters, digits, '-' and '_'");
     await typeInto(page, '#node-config-input-tenantId', '${C8Y_TENANT}');
-    assert.equal(await fieldError(page, '#node-config-input-tenantId'), null, '${ENV} accepted');
+    await expectFieldError(page, '#node-config-input-tenantId', null);
     await typeInto(page, '#node-config-input-tenantId', 't4242');
     await page.fill('#node-config-input-username', 'c8y-user');
     await page.fill('#node-config-input-password', 'c8y-secret-password');
@@ -306,10 +342,7 @@ describeEditor('the editor in a real browser', function () {
     await page.click('#red-ui-tab-thingpark-cumulocity-tab-gateway a');
     await page.fill('#node-config-input-gatewayId', 'edge-gateway-7');
     await typeInto(page, '#node-config-input-maxChildren', '0');
-    assert.equal(
-      await fieldError(page, '#node-config-input-maxChildren'),
-      'Expected a whole number of at least 1',
-    );
+    await expectFieldError(page, '#node-config-input-maxChildren', 'Expected a whole number of at least 1');
     await typeInto(page, '#node-config-input-maxChildren', '500');
     await page.click('#red-ui-tab-thingpark-cumulocity-tab-delivery a');
     await page.selectOption('#node-config-input-successOn', 'queued');
@@ -346,7 +379,7 @@ describeEditor('the editor in a real browser', function () {
     const id = await dropNode('thingpark-thingworx-out', 200, 520);
     await openNode(id);
     await page.click('#node-input-btn-thingworx-add');
-    await page.waitForSelector('#node-config-input-applicationKey', { state: 'visible' });
+    await configDialogReady(page);
     await page.fill('#node-config-input-name', 'My ThingWorx');
     await page.fill('#node-config-input-hostName', `127.0.0.1:${thingworx.port}`);
     await page.check('#node-config-input-allowInsecure');
@@ -361,10 +394,7 @@ describeEditor('the editor in a real browser', function () {
     assert.deepEqual(accepted, { result: 'ok', text: 'Connected: the platform accepted these settings' });
     await shot('thingworx-dialog');
     await typeInto(page, '#node-config-input-pipeCount', '300');
-    assert.equal(
-      await fieldError(page, '#node-config-input-pipeCount'),
-      'Expected a whole number from 1 to 255',
-    );
+    await expectFieldError(page, '#node-config-input-pipeCount', 'Expected a whole number from 1 to 255');
     await typeInto(page, '#node-config-input-pipeCount', '2');
     await page.fill('#node-config-input-thingNamePrefix', 'tp-');
     await page.click('#node-config-dialog-ok');
@@ -385,7 +415,7 @@ describeEditor('the editor in a real browser', function () {
     // Opened again, the key field holds a placeholder: the test uses the stored key.
     await openNode(id);
     await page.click('#node-input-btn-thingworx-edit');
-    await page.waitForSelector('#node-config-input-applicationKey', { state: 'visible' });
+    await configDialogReady(page);
     assert.equal(await page.inputValue('#node-config-input-applicationKey'), '__PWRD__');
     assert.deepEqual(await testConnection(page), {
       result: 'ok',
@@ -409,24 +439,18 @@ describeEditor('the editor in a real browser', function () {
         const RED = (window as unknown as { RED: { editor: { editConfig(...a: unknown[]): void } } }).RED;
         RED.editor.editConfig('', 'thingpark-wmw', '');
       });
-      await fr.waitForSelector('#node-config-input-enterpriseId', { state: 'visible' });
+      await configDialogReady(fr);
       assert.equal(
         (await fr.textContent('#node-config-thingpark-test button'))?.trim(),
         'Tester la connexion',
       );
       await typeInto(fr, '#node-config-input-bufferMax', '12x');
-      assert.equal(
-        await fieldError(fr, '#node-config-input-bufferMax'),
-        "Nombre entier d'au moins 1 attendu",
-      );
+      await expectFieldError(fr, '#node-config-input-bufferMax', "Nombre entier d'au moins 1 attendu");
       await typeInto(fr, '#node-config-input-hostName', 'wmw.example.com:0');
-      assert.equal(
-        await fieldError(fr, '#node-config-input-hostName'),
-        'Le port doit être un nombre de 1 à 65535',
-      );
+      await expectFieldError(fr, '#node-config-input-hostName', 'Le port doit être un nombre de 1 à 65535');
       await fr.fill('#node-config-input-enterpriseId', '');
       await fr.locator('#node-config-input-enterpriseId').press('Backspace');
-      assert.equal(await fieldError(fr, '#node-config-input-enterpriseId'), 'Obligatoire');
+      await expectFieldError(fr, '#node-config-input-enterpriseId', 'Obligatoire');
       await fr.screenshot({ path: path.join(artifacts, 'wmw-dialog-fr.png') });
     } finally {
       await context.close();
