@@ -268,6 +268,17 @@ function keyProblems(
   return problems;
 }
 
+/**
+ * Message keys of the shared editor script (resources/*.js), written there as whole string literals; a
+ * literal ending in '.' is the start of a key completed at run time, so it must name a group of keys.
+ */
+function scriptKeys(source: string, file: string): KeyUse[] {
+  return [...source.matchAll(/(['"])(thingpark-[a-z-]+\.[A-Za-z0-9_.-]*)\1/g)].map((m) => ({
+    file: `${file}:${lineOf(source, m.index!)}`,
+    key: m[2].endsWith('.') ? `${m[2]}\${` : m[2],
+  }));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 const referenceFiles = filesOf(referenceDir);
@@ -401,6 +412,19 @@ describe(`locales: every message key used by the nodes exists in ${REFERENCE}`, 
     assert.ok(uses.length > 0, `no RED._() call found in ${files.length} files under nodes/`);
     assert.deepEqual(keyProblems(uses, catalogs, ownCatalog), []);
   });
+
+  it('shared editor script (resources/*.js): keys of common.json only', () => {
+    const dir = path.join(repoRoot, 'resources');
+    const files = filesOf(dir)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => path.join(dir, f));
+    const uses = files.flatMap((f) => scriptKeys(fs.readFileSync(f, 'utf8'), relative(f)));
+    assert.ok(uses.length > 0, `no message key found in ${files.length} files under resources/`);
+    assert.deepEqual(
+      keyProblems(uses, catalogs, () => undefined),
+      [],
+    );
+  });
 });
 
 describe('locales: the checks above report broken translations', () => {
@@ -462,5 +486,18 @@ describe('locales: the checks above report broken translations', () => {
     );
     // A node's own key used from shared code (nodes/shared/): only common.json is certain to be there.
     assert.equal(keyProblems(uses.slice(3, 4), catalogs, () => undefined).length, 1);
+    const script = scriptKeys(
+      "t(node, 'thingpark-common.status.queued'); t(node, 'thingpark-common.status.' + c); t('thingpark-x.label.a')",
+      'resources/x.js',
+    );
+    assert.deepEqual(
+      keyProblems(script, catalogs, () => undefined).map((p) => p.split("'")[1]),
+      ['thingpark-x.label.a'],
+    );
+    assert.deepEqual(
+      keyProblems(scriptKeys("t(node, 'thingpark-common.status.queued.')", 'x.js'), catalogs, () => undefined)
+        .length,
+      1,
+    );
   });
 });

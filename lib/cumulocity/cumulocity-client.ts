@@ -26,6 +26,8 @@ import * as path from 'path';
 import type { BackoffOptions } from '../connection/backoff';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../connection/platform-client';
 import { ack, permanent, retryable, type DeliveryResult, type QueueEntry } from '../delivery';
+import { CHECK_TIMEOUT_MS, type CheckResult } from '../connection/connection-check';
+import { checkMqttConnection } from '../mqtt/mqtt-check';
 import { MqttConnection, NotConnectedError } from '../mqtt/mqtt-connection';
 import { newCorrelationId, thingparkTime, type DownlinkRequest } from '../thingpark/downlink';
 import { ChildRegistry } from './child-registry';
@@ -104,6 +106,39 @@ export interface DownlinkOutcome {
   CorrelationID?: string;
 }
 
+/** The MQTT URL of a Cumulocity tenant: TLS unless `insecure` (local test brokers). */
+export function cumulocityBrokerUrl(host: string, port = CUMULOCITY_PORT, insecure = false): string {
+  return `${insecure ? 'mqtt' : 'mqtts'}://${host}:${port}`;
+}
+
+/** Cumulocity's MQTT user name: `<tenantId>/<user>`. */
+export const cumulocityMqttUser = (tenantId: string, username: string): string => `${tenantId}/${username}`;
+
+/**
+ * One connect as `clientId` with these credentials and the platform's verdict (see
+ * checkMqttConnection). Nothing is published or subscribed.
+ */
+export function checkCumulocityConnection(
+  options: Pick<
+    CumulocityOptions,
+    'host' | 'port' | 'insecure' | 'tls' | 'tenantId' | 'username' | 'password'
+  > & {
+    clientId: string;
+  },
+  timeoutMs = CHECK_TIMEOUT_MS,
+): Promise<CheckResult> {
+  return checkMqttConnection(
+    {
+      url: cumulocityBrokerUrl(options.host, options.port, options.insecure),
+      clientId: options.clientId,
+      username: cumulocityMqttUser(options.tenantId, options.username),
+      password: options.password,
+      tls: options.tls,
+    },
+    timeoutMs,
+  );
+}
+
 export interface CumulocityOptions {
   host: string;
   port?: number;
@@ -177,7 +212,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
   constructor(private readonly options: CumulocityOptions) {
     super();
     assertGatewayId(options.gatewayId);
-    this.url = `${options.insecure ? 'mqtt' : 'mqtts'}://${options.host}:${options.port ?? CUMULOCITY_PORT}`;
+    this.url = cumulocityBrokerUrl(options.host, options.port, options.insecure);
     this.now = options.now ?? Date.now;
     this.timeoutMs = options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
     const file = (name: string) => (options.stateDir ? path.join(options.stateDir, name) : undefined);
@@ -330,7 +365,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     const mqtt = new MqttConnection({
       url: this.url,
       clientId,
-      username: `${tenantId}/${username}`,
+      username: cumulocityMqttUser(tenantId, username),
       password,
       tls,
       keepalive,

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'events';
 import { ack, retryable, type DeliveryResult, type QueueEntry } from '../delivery';
 import type { ConnectionState, PlatformClient } from '../connection/platform-client';
+import { CHECK_TIMEOUT_MS, type CheckResult } from '../connection/connection-check';
+import { checkMqttConnection } from '../mqtt/mqtt-check';
 import { MqttConnection, type MqttConnectionOptions } from '../mqtt/mqtt-connection';
 import { parseDownlink } from '../thingpark/downlink';
 
@@ -31,6 +33,20 @@ export interface WmwMessageRef {
   receivedAt: string;
 }
 
+/** The MQTT URL of a WMW instance: TLS unless `insecure` (local test brokers). */
+export function wmwBrokerUrl(host: string, port = WMW_PORT, insecure = false): string {
+  return `${insecure ? 'mqtt' : 'mqtts'}://${host}:${port}`;
+}
+
+/** One connect with these settings and the broker's verdict (see checkMqttConnection). */
+export function checkWmwConnection(
+  options: Omit<WmwOptions, 'enterpriseId'>,
+  timeoutMs = CHECK_TIMEOUT_MS,
+): Promise<CheckResult> {
+  const { host, port, insecure, ...rest } = options;
+  return checkMqttConnection({ ...rest, url: wmwBrokerUrl(host, port, insecure) }, timeoutMs);
+}
+
 /** A ThingPark document as WMW takes it: typed JSON with its root key. */
 export type WmwBody = Record<string, unknown>;
 
@@ -49,7 +65,7 @@ export class WmwClient extends EventEmitter implements PlatformClient<WmwBody> {
       connectTimeoutMs: WMW_TIMEOUT_MS,
       actionTimeoutMs: WMW_TIMEOUT_MS,
       ...rest,
-      url: `${insecure ? 'mqtt' : 'mqtts'}://${host}:${port ?? WMW_PORT}`,
+      url: wmwBrokerUrl(host, port, insecure),
     });
     this.mqtt.on('state', (state: ConnectionState, err?: Error) => this.emit('state', state, err));
     this.mqtt.on('error', (err: Error) => this.emit('error', err));

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import { homedir, hostname } from 'os';
 import * as path from 'path';
 import {
+  checkCumulocityConnection,
   CumulocityClient,
   CUMULOCITY_PORT,
   DEFAULT_OPERATION_TIMEOUT_MS,
@@ -9,6 +10,7 @@ import {
   type DownlinkOutcome,
 } from '../../lib/cumulocity/cumulocity-client';
 import { assertGatewayId, DEFAULT_MAX_CHILDREN } from '../../lib/cumulocity/device-registration';
+import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';
 import { errorMessage, resolveEnv, tlsOptionsFrom, type NodeAPI, type NodeDef } from '../shared/red';
@@ -167,5 +169,28 @@ module.exports = function (RED: NodeAPI) {
 
   RED.nodes.registerType('thingpark-cumulocity', ThingParkCumulocityNode as never, {
     credentials: { username: { type: 'text' }, password: { type: 'password' } },
+  });
+
+  // "Test connection": one MQTT connect with the dialog's values, under another client id than the
+  // gateway's so that Cumulocity does not drop the live connection.
+  registerConnectionTest(RED, {
+    type: 'thingpark-cumulocity',
+    path: '/thingpark/cumulocity/test',
+    passwords: ['password'],
+    check: async (input) => {
+      const target = splitHostPort(input.value('hostName'), CUMULOCITY_PORT);
+      if (!target.host) return incomplete(RED._('thingpark-cumulocity.label.hostName'));
+      const tenantId = input.value('tenantId');
+      if (!tenantId) return incomplete(RED._('thingpark-cumulocity.label.tenantId'));
+      return checkCumulocityConnection({
+        ...target,
+        insecure: input.flag('insecure'),
+        tls: input.tls,
+        tenantId,
+        username: input.credential('username'),
+        password: input.credential('password') || undefined,
+        clientId: `${input.value('gatewayId') || defaultGatewayId()}-check`,
+      });
+    },
   });
 };

@@ -1,5 +1,8 @@
 import { hostname } from 'os';
 import { DEFAULT_LRC_URL, LrcClient } from '../../lib/thingpark/lrc-client';
+import { checkLrcReachable } from '../../lib/thingpark/lrc-check';
+import { checkMqttConnection } from '../../lib/mqtt/mqtt-check';
+import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import type { Connectivity } from '../../lib/thingpark/document-types';
 import { subscriptionFilter } from '../../lib/thingpark/topics';
 import { MqttConnection, type ConnectionState } from '../../lib/mqtt/mqtt-connection';
@@ -74,6 +77,13 @@ export function brokerUrl(broker: string, protocol: string): string {
   return `${scheme}://${hasPort ? broker : `${broker}:${port}`}${path}`;
 }
 
+const PROTOCOLS = ['tcp', 'ssl', 'wss'];
+
+/** The MQTT client id of a connection: configured, or made from this host and the node id. */
+function clientIdOf(configured: string, nodeId: string): string {
+  return configured || `nodered-thingpark-${hostname()}-${nodeId}`.replace(/[^A-Za-z0-9_-]/g, '');
+}
+
 module.exports = function (RED: NodeAPI) {
   function ThingParkNetworkNode(this: NetworkNode, config: NetworkDef) {
     RED.nodes.createNode(this, config);
@@ -105,11 +115,10 @@ module.exports = function (RED: NodeAPI) {
 
     let connection: MqttConnection | undefined;
     if (node.mode === 'mqtt') {
-      const protocol = ['tcp', 'ssl', 'wss'].includes(config.protocol) ? config.protocol : 'ssl';
+      const protocol = PROTOCOLS.includes(config.protocol) ? config.protocol : 'ssl';
       connection = new MqttConnection({
         url: brokerUrl(env(config.broker) || '127.0.0.1', protocol),
-        clientId:
-          env(config.clientId) || `nodered-thingpark-${hostname()}-${node.id}`.replace(/[^A-Za-z0-9_-]/g, ''),
+        clientId: clientIdOf(env(config.clientId), node.id),
         username: env(creds.username) || undefined,
         password: env(creds.password) || undefined,
         tls: tlsOptionsFrom(RED, config.tls),
@@ -162,6 +171,29 @@ module.exports = function (RED: NodeAPI) {
       asKey: { type: 'password' },
       username: { type: 'text' },
       password: { type: 'password' },
+    },
+  });
+
+  // "Test connection". MQTT mode: one connect to the IoT Flow broker (another client id than the live
+  // connection's). HTTP mode: whether the LRC downlink URL answers over verified TLS; the AS key can
+  // only be checked by sending a downlink, which a test must not do.
+  registerConnectionTest(RED, {
+    type: 'thingpark-network',
+    path: '/thingpark/network/test',
+    passwords: ['asKey', 'password'],
+    check: async (input) => {
+      if (input.value('mode') !== 'mqtt')
+        return checkLrcReachable(input.value('lrcUrl') || DEFAULT_LRC_URL, input.tls);
+      const broker = input.value('broker');
+      if (!broker) return incomplete(RED._('thingpark-network.label.broker'));
+      const protocol = input.value('protocol');
+      return checkMqttConnection({
+        url: brokerUrl(broker, PROTOCOLS.includes(protocol) ? protocol : 'ssl'),
+        clientId: `${clientIdOf(input.value('clientId'), input.id)}-check`,
+        username: input.credential('username') || undefined,
+        password: input.credential('password') || undefined,
+        tls: input.tls,
+      });
     },
   });
 };

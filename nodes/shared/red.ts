@@ -5,11 +5,14 @@ export type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow, NodeStatus
 export type SendFn = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type DoneFn = (err?: Error) => void;
 
-/** `${NAME}` placeholders are filled from the node's environment (flow/global env, then process.env). */
-export function resolveEnv(RED: NodeAPI, node: Node, value: unknown): string {
+/**
+ * `${NAME}` placeholders are filled from the node's environment (flow/global env, then process.env);
+ * without a node, from process.env.
+ */
+export function resolveEnv(RED: NodeAPI, node: Node | undefined, value: unknown): string {
   if (value === undefined || value === null) return '';
   const text = String(value);
-  const util = RED.util as unknown as { getSetting?: (node: Node, name: string) => unknown };
+  const util = RED.util as unknown as { getSetting?: (node: Node | undefined, name: string) => unknown };
   return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (match, name: string) => {
     const found = util.getSetting ? util.getSetting(node, name) : process.env[name];
     return found === undefined || found === null ? match : String(found);

@@ -8,6 +8,8 @@ import {
   type ThingWorxDownlinkRef,
 } from '../../lib/thingworx/thingworx-client';
 import type { AlwaysOnTlsOptions } from '../../lib/thingworx/client';
+import { checkAlwaysOnConnection } from '../../lib/thingworx/client/check';
+import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';
 import { errorMessage, resolveEnv, tlsOptionsFrom, type NodeAPI, type NodeDef } from '../shared/red';
@@ -112,5 +114,25 @@ module.exports = function (RED: NodeAPI) {
 
   RED.nodes.registerType('thingpark-thingworx', ThingParkThingWorxNode as never, {
     credentials: { applicationKey: { type: 'password' } },
+  });
+
+  // "Test connection": one AlwaysOn socket, AUTH with the application key, closed again; no Thing bound.
+  registerConnectionTest(RED, {
+    type: 'thingpark-thingworx',
+    path: '/thingpark/thingworx/test',
+    passwords: ['applicationKey'],
+    check: async (input) => {
+      const { host, port } = parseHostPort(input.value('hostName'));
+      if (!host) return incomplete(RED._('thingpark-thingworx.label.hostName'));
+      const appKey = input.credential('applicationKey');
+      if (!appKey) return incomplete(RED._('thingpark-thingworx.label.applicationKey'));
+      return checkAlwaysOnConnection({
+        host,
+        port,
+        appKey,
+        allowInsecure: input.flag('allowInsecure'),
+        tls: input.tls as AlwaysOnTlsOptions | undefined,
+      });
+    },
   });
 };

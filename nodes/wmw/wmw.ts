@@ -1,5 +1,6 @@
 import { hostname } from 'os';
-import { WmwClient, WMW_PORT, WMW_REGIONS, type WmwBody } from '../../lib/wmw/wmw-client';
+import { checkWmwConnection, WmwClient, WMW_PORT, WMW_REGIONS, type WmwBody } from '../../lib/wmw/wmw-client';
+import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';
 import { resolveEnv, tlsOptionsFrom, type NodeAPI, type NodeDef } from '../shared/red';
@@ -21,23 +22,31 @@ export function splitHost(value: string, defaultPort: number): { host: string; p
   return { host: match[1], port: match[2] ? Number(match[2]) : defaultPort };
 }
 
+/** The client id of a connection: configured, or made from the enterprise id and this host. */
+function clientIdOf(configured: string, enterpriseId: string): string {
+  return configured || `nodered-wmw-${enterpriseId}-${hostname()}`.replace(/[^A-Za-z0-9_-]/g, '');
+}
+
+/** Where a connection goes: a known region's host, or the custom `host[:port]`. */
+function targetOf(region: string, hostName: string): { host: string; port: number } {
+  return region && region !== 'custom' && WMW_REGIONS[region]
+    ? { host: WMW_REGIONS[region], port: WMW_PORT }
+    : splitHost(hostName, WMW_PORT);
+}
+
 module.exports = function (RED: NodeAPI) {
   function ThingParkWmwNode(this: PlatformConfigNode<WmwBody>, config: WmwDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const creds = (node.credentials ?? {}) as { username?: string; password?: string };
     const env = (value: unknown) => resolveEnv(RED, node, value);
-    const target =
-      config.region && config.region !== 'custom' && WMW_REGIONS[config.region]
-        ? { host: WMW_REGIONS[config.region], port: WMW_PORT }
-        : splitHost(env(config.hostName), WMW_PORT);
+    const target = targetOf(config.region, env(config.hostName));
     const enterpriseId = env(config.enterpriseId);
     const client = new WmwClient({
       host: target.host,
       port: target.port,
       enterpriseId,
-      clientId:
-        env(config.clientId) || `nodered-wmw-${enterpriseId}-${hostname()}`.replace(/[^A-Za-z0-9_-]/g, ''),
+      clientId: clientIdOf(env(config.clientId), enterpriseId),
       username: env(creds.username) || undefined,
       password: env(creds.password) || undefined,
       tls: tlsOptionsFrom(RED, config.tls),
@@ -65,5 +74,25 @@ module.exports = function (RED: NodeAPI) {
 
   RED.nodes.registerType('thingpark-wmw', ThingParkWmwNode as never, {
     credentials: { username: { type: 'text' }, password: { type: 'password' } },
+  });
+
+  // "Test connection": one MQTT connect with the dialog's values, under another client id than the
+  // live connection's so that the broker does not drop it.
+  registerConnectionTest(RED, {
+    type: 'thingpark-wmw',
+    path: '/thingpark/wmw/test',
+    passwords: ['password'],
+    check: async (input) => {
+      const target = targetOf(input.value('region'), input.value('hostName'));
+      if (!target.host) return incomplete(RED._('thingpark-wmw.label.hostName'));
+      return checkWmwConnection({
+        ...target,
+        clientId: `${clientIdOf(input.value('clientId'), input.value('enterpriseId'))}-check`,
+        username: input.credential('username') || undefined,
+        password: input.credential('password') || undefined,
+        tls: input.tls,
+        insecure: input.flag('insecure'),
+      });
+    },
   });
 };

@@ -2,6 +2,8 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Browser, Page } from 'playwright-core';
+import { AlwaysOnTestServer } from '../helpers/alwayson-server';
+import { freePort } from '../helpers/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { repoRoot } from '../helpers/paths';
 
@@ -25,10 +27,15 @@ describeEditor('the editor in a real browser', function () {
   let red: NodeRedProcess;
   let browser: Browser;
   let page: Page;
+  let thingworx: AlwaysOnTestServer;
+  let closedPort: number;
   const pageErrors: string[] = [];
+  const APP_KEY = 'twx-editor-app-key-8c1f';
 
   before(async () => {
     fs.mkdirSync(artifacts, { recursive: true });
+    thingworx = await new AlwaysOnTestServer({ appKey: APP_KEY }).start();
+    closedPort = await freePort();
     red = new NodeRedProcess([], undefined, { credentialSecret: 'editor-test-secret' });
     await red.start();
     const { chromium } = await import('playwright-core');
@@ -45,6 +52,11 @@ describeEditor('the editor in a real browser', function () {
     });
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    // Leaving the editor with undeployed changes (reload after a failure) asks first: go on.
+    page.on(
+      'dialog',
+      (dialog) => void (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()),
+    );
     await page.goto(red.url);
     await page.waitForSelector('.red-ui-palette-node[data-palette-type="thingpark-uplink-in"]', {
       timeout: 60000,
@@ -54,6 +66,16 @@ describeEditor('the editor in a real browser', function () {
   after(async () => {
     await browser?.close();
     await red?.dispose();
+    await thingworx?.close();
+  });
+
+  // A failed test may leave a dialog open: start the next one from a fresh editor.
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed') return;
+    await page.reload();
+    await page.waitForSelector('.red-ui-palette-node[data-palette-type="thingpark-uplink-in"]', {
+      timeout: 60000,
+    });
   });
 
   const shot = (name: string) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
@@ -131,6 +153,72 @@ describeEditor('the editor in a real browser', function () {
     return (await (await fetch(`${red.url}/flows`)).json()) as Array<Record<string, unknown>>;
   }
 
+  /** What the editor returns of a node's credentials (never a password, only has_<name>). */
+  async function adminCredentials(type: string, id: unknown): Promise<unknown> {
+    return (await fetch(`${red.url}/credentials/${type}/${String(id)}`)).json();
+  }
+
+  function credentialsFile(): string {
+    return fs.readFileSync(path.join(red.userDir, 'flows_cred.json'), 'utf8');
+  }
+
+  /**
+   * Waits until a connection dialog is fully open: its fields show before Node-RED has loaded the
+   * credentials, filled the fields and attached the validation (which ends with our oneditprepare:
+   * the test button), and once the tray has slid in Node-RED moves the focus to its first field,
+   * which would cut short any typing begun before.
+   */
+  async function configDialogReady(p: Page): Promise<void> {
+    await p.waitForSelector('#node-config-thingpark-test .thingpark-test-button', { state: 'visible' });
+    await p.waitForFunction(() => {
+      const active = document.activeElement;
+      const trays = document.querySelectorAll('.red-ui-tray');
+      return !!active && trays.length > 0 && active.closest('.red-ui-tray') === trays[trays.length - 1];
+    });
+  }
+
+  /** Types key by key, as a user does: the editor validates the field on every key. */
+  async function typeInto(p: Page, selector: string, text: string): Promise<void> {
+    await p.fill(selector, '');
+    await p.locator(selector).pressSequentially(text);
+    assert.equal(await p.inputValue(selector), text, `typed into ${selector}`);
+  }
+
+  /**
+   * Asserts what the editor says of a field: the message of its tooltip on hover when it is marked
+   * invalid, or null when it is valid.
+   */
+  async function expectFieldError(p: Page, selector: string, expected: string | null): Promise<void> {
+    const input = p.locator(selector);
+    const state = await input.evaluate((el) => ({
+      value: (el as HTMLInputElement).value,
+      invalid: el.classList.contains('input-error'),
+    }));
+    let shown: string | null = null;
+    if (state.invalid) {
+      await input.hover();
+      const tip = p.locator('.red-ui-popover:visible').last();
+      await tip.waitFor({ state: 'visible', timeout: 5000 });
+      shown = (await tip.textContent())?.trim() ?? '';
+      await p.mouse.move(1, 1);
+      await tip.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => undefined);
+    }
+    assert.equal(shown, expected, `${selector} holding ${JSON.stringify(state.value)}`);
+  }
+
+  /** Clicks "Test connection" in the open config dialog; resolves with the verdict shown. */
+  async function testConnection(p: Page): Promise<{ result: string; text: string }> {
+    await p.click('#node-config-thingpark-test .thingpark-test-button');
+    const shown = p.locator(
+      '#node-config-thingpark-test .thingpark-test-result:not([data-result="testing"])',
+    );
+    await shown.waitFor({ state: 'visible', timeout: 20000 });
+    return {
+      result: (await shown.getAttribute('data-result')) ?? '',
+      text: (await shown.textContent())?.trim() ?? '',
+    };
+  }
+
   it('shows the ThingPark palette category with every node', async () => {
     for (const type of flowNodeTypes) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
@@ -143,7 +231,7 @@ describeEditor('the editor in a real browser', function () {
     await openNode(id);
     await page.fill('#node-input-path', '/edge/uplink');
     await page.click('#node-input-btn-network-add, #node-input-edit-network');
-    await page.waitForSelector('#node-config-input-asId', { state: 'visible' });
+    await configDialogReady(page);
     await page.fill('#node-config-input-name', 'My ThingPark');
     await page.fill('#node-config-input-asId', 'TWA_100.200.AS');
     await page.fill('#node-config-input-asKey', 'super-secret-as-key');
@@ -185,9 +273,9 @@ describeEditor('the editor in a real browser', function () {
     const id = await dropNode('thingpark-wmw-out', 200, 220);
     await openNode(id);
     await page.click('#node-input-btn-wmw-add, #node-input-edit-wmw');
-    await page.waitForSelector('#node-config-input-enterpriseId', { state: 'visible' });
+    await configDialogReady(page);
     await page.selectOption('#node-config-input-region', 'custom');
-    await page.fill('#node-config-input-hostName', 'mqtt.example.invalid:8883');
+    await page.fill('#node-config-input-hostName', `127.0.0.1:${closedPort}`);
     await page.fill('#node-config-input-enterpriseId', '4321');
     await page.fill('#node-config-input-username', 'gw-user');
     await page.fill('#node-config-input-password', 'wmw-secret-password');
@@ -200,7 +288,7 @@ describeEditor('the editor in a real browser', function () {
     const out = flows.find((n) => n.id === id)!;
     const wmw = flows.find((n) => n.id === out.wmw)!;
     assert.equal(wmw.enterpriseId, '4321');
-    assert.equal(wmw.hostName, 'mqtt.example.invalid:8883');
+    assert.equal(wmw.hostName, `127.0.0.1:${closedPort}`);
     assert.equal(wmw.bufferMax, '5000');
     const creds = await (await fetch(`${red.url}/credentials/thingpark-wmw/${String(wmw.id)}`)).json();
     assert.deepEqual(creds, { username: 'gw-user', has_password: true });
@@ -231,6 +319,142 @@ describeEditor('the editor in a real browser', function () {
     assert.ok(flows.find((n) => n.id === dlin)!.wmw, 'downlink in uses the WMW connection');
     assert.ok(flows.find((n) => n.id === dlout)!.network, 'downlink out uses the ThingPark connection');
     await shot('flow');
+  });
+
+  it('cumulocity out: Cumulocity connection through "+", fields checked as typed, tabs, deployed', async () => {
+    const id = await dropNode('thingpark-cumulocity-out', 200, 420);
+    await openNode(id);
+    await page.click('#node-input-btn-cumulocity-add');
+    await configDialogReady(page);
+    await page.fill('#node-config-input-name', 'My Cumulocity');
+    await typeInto(page, '#node-config-input-hostName', 'c8y.example.com:99999');
+    await expectFieldError(page, '#node-config-input-hostName', 'The port must be a number from 1 to 65535');
+    await typeInto(page, '#node-config-input-hostName', `127.0.0.1:${closedPort}`);
+    await expectFieldError(page, '#node-config-input-hostName', null);
+    await typeInto(page, '#node-config-input-tenantId', 't 42');
+    await expectFieldError(page, '#node-config-input-tenantId', "Only letters, digits, '-' and '_'");
+    await typeInto(page, '#node-config-input-tenantId', '${C8Y_TENANT}');
+    await expectFieldError(page, '#node-config-input-tenantId', null);
+    await typeInto(page, '#node-config-input-tenantId', 't4242');
+    await page.fill('#node-config-input-username', 'c8y-user');
+    await page.fill('#node-config-input-password', 'c8y-secret-password');
+    await page.check('#node-config-input-insecure');
+    await page.click('#red-ui-tab-thingpark-cumulocity-tab-gateway a');
+    await page.fill('#node-config-input-gatewayId', 'edge-gateway-7');
+    await typeInto(page, '#node-config-input-maxChildren', '0');
+    await expectFieldError(page, '#node-config-input-maxChildren', 'Expected a whole number of at least 1');
+    await typeInto(page, '#node-config-input-maxChildren', '500');
+    await page.click('#red-ui-tab-thingpark-cumulocity-tab-delivery a');
+    await page.selectOption('#node-config-input-successOn', 'queued');
+    await page.fill('#node-config-input-bufferMax', '2000');
+    await shot('cumulocity-dialog');
+    await page.click('#node-config-dialog-ok');
+    await page.uncheck('#node-input-type-BS_alarm');
+    await closeDialog();
+    await deploy(has(id));
+
+    const flows = await adminFlows();
+    const out = flows.find((n) => n.id === id)!;
+    assert.equal((out.types as string[]).includes('BS_alarm'), false);
+    assert.equal((out.types as string[]).includes('DevEUI_uplink'), true);
+    const c8y = flows.find((n) => n.id === out.cumulocity)!;
+    assert.deepEqual(
+      [c8y.type, c8y.name, c8y.hostName, c8y.tenantId, c8y.insecure],
+      ['thingpark-cumulocity', 'My Cumulocity', `127.0.0.1:${closedPort}`, 't4242', true],
+    );
+    assert.deepEqual(
+      [c8y.gatewayId, c8y.maxChildren, c8y.successOn, c8y.bufferMax],
+      ['edge-gateway-7', '500', 'queued', '2000'],
+    );
+    assert.equal(JSON.stringify(c8y).includes('c8y-secret'), false, 'no secret in the flow');
+    assert.deepEqual(await adminCredentials('thingpark-cumulocity', c8y.id), {
+      username: 'c8y-user',
+      has_password: true,
+    });
+    assert.ok(/^\{\s*"\$":\s*"[0-9a-f]+/.test(credentialsFile()), 'flows_cred.json is encrypted');
+    assert.equal(credentialsFile().includes('c8y-secret'), false);
+  });
+
+  it('thingworx out: ThingWorx connection through "+", "Test connection" in the dialog, deployed', async () => {
+    const id = await dropNode('thingpark-thingworx-out', 200, 520);
+    await openNode(id);
+    await page.click('#node-input-btn-thingworx-add');
+    await configDialogReady(page);
+    await page.fill('#node-config-input-name', 'My ThingWorx');
+    await page.fill('#node-config-input-hostName', `127.0.0.1:${thingworx.port}`);
+    await page.check('#node-config-input-allowInsecure');
+    await page.fill('#node-config-input-applicationKey', 'not-the-key');
+    const refused = await testConnection(page);
+    assert.deepEqual(refused, {
+      result: 'fail',
+      text: 'Not authorised: check the user, password or key (401)',
+    });
+    await page.fill('#node-config-input-applicationKey', APP_KEY);
+    const accepted = await testConnection(page);
+    assert.deepEqual(accepted, { result: 'ok', text: 'Connected: the platform accepted these settings' });
+    await shot('thingworx-dialog');
+    await typeInto(page, '#node-config-input-pipeCount', '300');
+    await expectFieldError(page, '#node-config-input-pipeCount', 'Expected a whole number from 1 to 255');
+    await typeInto(page, '#node-config-input-pipeCount', '2');
+    await page.fill('#node-config-input-thingNamePrefix', 'tp-');
+    await page.click('#node-config-dialog-ok');
+    await closeDialog();
+    await deploy(has(id));
+
+    const flows = await adminFlows();
+    const out = flows.find((n) => n.id === id)!;
+    const twx = flows.find((n) => n.id === out.thingworx)!;
+    assert.deepEqual(
+      [twx.type, twx.name, twx.hostName, twx.pipeCount, twx.thingNamePrefix, twx.allowInsecure],
+      ['thingpark-thingworx', 'My ThingWorx', `127.0.0.1:${thingworx.port}`, '2', 'tp-', true],
+    );
+    assert.equal(JSON.stringify(twx).includes(APP_KEY), false, 'no secret in the flow');
+    assert.deepEqual(await adminCredentials('thingpark-thingworx', twx.id), { has_applicationKey: true });
+    assert.equal(credentialsFile().includes(APP_KEY), false);
+
+    // Opened again, the key field holds a placeholder: the test uses the stored key.
+    await openNode(id);
+    await page.click('#node-input-btn-thingworx-edit');
+    await configDialogReady(page);
+    assert.equal(await page.inputValue('#node-config-input-applicationKey'), '__PWRD__');
+    assert.deepEqual(await testConnection(page), {
+      result: 'ok',
+      text: 'Connected: the platform accepted these settings',
+    });
+    await page.click('#node-config-dialog-cancel');
+    await page.click('#node-dialog-cancel');
+    await page.waitForSelector('#node-dialog-ok', { state: 'detached' });
+  });
+
+  it('in French: the dialog, its validation messages and the test button are translated', async () => {
+    const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1600, height: 1000 } });
+    const fr = await context.newPage();
+    fr.on('pageerror', (err) => pageErrors.push(err.message));
+    try {
+      await fr.goto(red.url);
+      await fr.waitForSelector('.red-ui-palette-node[data-palette-type="thingpark-wmw-out"]', {
+        timeout: 60000,
+      });
+      await fr.evaluate(() => {
+        const RED = (window as unknown as { RED: { editor: { editConfig(...a: unknown[]): void } } }).RED;
+        RED.editor.editConfig('', 'thingpark-wmw', '');
+      });
+      await configDialogReady(fr);
+      assert.equal(
+        (await fr.textContent('#node-config-thingpark-test button'))?.trim(),
+        'Tester la connexion',
+      );
+      await typeInto(fr, '#node-config-input-bufferMax', '12x');
+      await expectFieldError(fr, '#node-config-input-bufferMax', "Nombre entier d'au moins 1 attendu");
+      await typeInto(fr, '#node-config-input-hostName', 'wmw.example.com:0');
+      await expectFieldError(fr, '#node-config-input-hostName', 'Le port doit être un nombre de 1 à 65535');
+      await fr.fill('#node-config-input-enterpriseId', '');
+      await fr.locator('#node-config-input-enterpriseId').press('Backspace');
+      await expectFieldError(fr, '#node-config-input-enterpriseId', 'Obligatoire');
+      await fr.screenshot({ path: path.join(artifacts, 'wmw-dialog-fr.png') });
+    } finally {
+      await context.close();
+    }
   });
 
   it('shows help for every node in the sidebar', async () => {
