@@ -135,10 +135,19 @@ describeEditor('the editor in a real browser', function () {
       // An example with settings still to fill in asks to confirm, as it would a user.
       if (await confirm.isVisible()) await confirm.click({ timeout: 2000 }).catch(() => undefined);
       const idle = (await page.locator('#red-ui-header-button-deploy.disabled').count()) > 0;
-      if (idle && check(await adminFlows())) return;
+      // The editor marks itself clean only when the deploy's answer arrives, after the runtime has the
+      // flows: wait for that too, or a change made next (an import) would be marked clean with it.
+      if (idle && check(await adminFlows()) && !(await editorDirty())) return;
       if (Date.now() > end) {
         await shot('deploy-timeout');
-        throw new Error('deploy did not reach the runtime');
+        const notes = await page.locator('.red-ui-notification').allInnerTexts();
+        const tabs = (await adminFlows()).filter((n) => n.type === 'tab').map((n) => n.label);
+        const dirty = await page.evaluate(() =>
+          (window as unknown as { RED: { nodes: { dirty(): boolean } } }).RED.nodes.dirty(),
+        );
+        throw new Error(
+          `deploy did not reach the runtime; the editor says: ${JSON.stringify(notes)}, runtime tabs ${JSON.stringify(tabs)}, dirty ${dirty}`,
+        );
       }
       await page.waitForTimeout(200);
     }
@@ -148,6 +157,12 @@ describeEditor('the editor in a real browser', function () {
     (...ids: string[]) =>
     (flows: Array<Record<string, unknown>>) =>
       ids.every((id) => flows.some((n) => n.id === id));
+
+  function editorDirty(): Promise<boolean> {
+    return page.evaluate(() =>
+      (window as unknown as { RED: { nodes: { dirty(): boolean } } }).RED.nodes.dirty(),
+    );
+  }
 
   async function adminFlows(): Promise<Array<Record<string, unknown>>> {
     return (await (await fetch(`${red.url}/flows`)).json()) as Array<Record<string, unknown>>;
