@@ -14,6 +14,11 @@ export function assertNothingLost(ledger: Ledger, faults: number, context: strin
     [],
     `${lost.length} accepted uplinks never delivered nor refused (${context}): ${JSON.stringify(ledger.summary())}`,
   );
+  assertOrderAndDuplicates(ledger, faults, context);
+}
+
+/** In order per device, nothing delivered that was not accepted, duplicates within the in-flight window. */
+export function assertOrderAndDuplicates(ledger: Ledger, faults: number, context: string): void {
   assert.equal(ledger.outOfOrder, 0, `uplinks overtook older ones of their device (${context})`);
   assert.equal(ledger.unexpected(), 0, `uplinks delivered that were never accepted (${context})`);
   assert.ok(

@@ -7,6 +7,8 @@ export class Ledger {
   /** POSTs that did not get a 200 (Node-RED down or refusing): ThingPark would know they failed. */
   failedPosts = 0;
   private readonly accepted = new Map<string, Set<number>>();
+  /** When each accepted uplink's 200 arrived, by `DevEUI:FCntUp`. */
+  private readonly answeredAt = new Map<string, number>();
   private readonly refused = new Map<string, Set<number>>();
   private readonly delivered = new Map<string, Set<number>>();
   private readonly highest = new Map<string, number>();
@@ -27,6 +29,12 @@ export class Ledger {
 
   noteAccepted(dev: string, fCnt: number): void {
     setOf(this.accepted, dev).add(fCnt);
+    this.answeredAt.set(`${dev}:${fCnt}`, Date.now());
+  }
+
+  /** When the 200 for `DevEUI:FCntUp` arrived (ms since the epoch). */
+  acceptedAt(uplink: string): number | undefined {
+    return this.answeredAt.get(uplink);
   }
 
   noteRefused(dev: string, fCnt: number): void {
