@@ -19,7 +19,12 @@ export function assertNothingLost(ledger: Ledger, faults: number, context: strin
 
 /** In order per device, nothing delivered that was not accepted, duplicates within the in-flight window. */
 export function assertOrderAndDuplicates(ledger: Ledger, faults: number, context: string): void {
-  assert.equal(ledger.outOfOrder, 0, `uplinks overtook older ones of their device (${context})`);
+  const disorder = ledger.firstDisorder;
+  assert.equal(
+    ledger.outOfOrder,
+    0,
+    `uplinks overtook older ones of their device (${context}); ${disorder} received FCntUp ${ledger.arrivalsOf(disorder ?? '').join(',')}`,
+  );
   assert.equal(ledger.unexpected(), 0, `uplinks delivered that were never accepted (${context})`);
   assert.ok(
     ledger.duplicates <= faults * MAX_INFLIGHT,

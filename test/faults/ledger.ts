@@ -14,6 +14,10 @@ export class Ledger {
   private readonly highest = new Map<string, number>();
   private readonly nextFCnt = new Map<string, number>();
   private readonly duplicatesOf = new Map<string, number>();
+  /** Every delivery of each device, in arrival order (FCntUp). */
+  private readonly arrivals = new Map<string, number[]>();
+  /** The first device whose uplinks arrived out of order. */
+  firstDisorder?: string;
   deliveries = 0;
   duplicates = 0;
   outOfOrder = 0;
@@ -44,13 +48,19 @@ export class Ledger {
   /** An uplink reached the platform subscriber. */
   noteDelivered(dev: string, fCnt: number): void {
     this.deliveries++;
+    let list = this.arrivals.get(dev);
+    if (!list) this.arrivals.set(dev, (list = []));
+    list.push(fCnt);
     const seen = setOf(this.delivered, dev);
     if (seen.has(fCnt)) {
       this.duplicates++;
       this.duplicatesOf.set(dev, (this.duplicatesOf.get(dev) ?? 0) + 1);
     } else {
       // A new uplink below one already delivered overtook an older one of its device.
-      if (fCnt < (this.highest.get(dev) ?? -1)) this.outOfOrder++;
+      if (fCnt < (this.highest.get(dev) ?? -1)) {
+        this.outOfOrder++;
+        this.firstDisorder ??= dev;
+      }
       seen.add(fCnt);
       this.highest.set(dev, Math.max(fCnt, this.highest.get(dev) ?? -1));
     }
@@ -95,6 +105,11 @@ export class Ledger {
     for (const [dev, fCnts] of this.delivered)
       for (const f of fCnts) if (!this.accepted.get(dev)?.has(f)) n++;
     return n;
+  }
+
+  /** What reached the platform for `dev`, in order of arrival. */
+  arrivalsOf(dev: string): number[] {
+    return this.arrivals.get(dev) ?? [];
   }
 
   maxDuplicatesPerDevice(): number {
