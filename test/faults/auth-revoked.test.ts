@@ -29,7 +29,8 @@ describe('faults: the platform revokes the gateway credentials under load, then 
     const outputMark = red.output.length;
     stage.revokeAuth();
     await sleep(300);
-    // Sessions already open may live on after a reload: the platform drops them (connection reset).
+    // Mosquitto 2 closes the sessions whose password no longer matches when it reloads; the reset
+    // covers a broker that would keep them.
     stage.resetConnections();
     await waitUntil(
       () => debugLines(red, 'caught', outputMark).some((l) => /Not authori[sz]ed/i.test(l)),
@@ -41,7 +42,7 @@ describe('faults: the platform revokes the gateway credentials under load, then 
     await sleep(3000);
     assert.equal(ledger.deliveredCount, deliveredWhileRefused, 'nothing reaches the platform while refused');
     assert.ok(
-      ledger.acceptedCount > acceptedWhileRefused + 300,
+      ledger.acceptedCount > acceptedWhileRefused + 150,
       `uplinks still accepted while refused (${ledger.acceptedCount - acceptedWhileRefused} in 3 s)`,
     );
     const caught = debugLines(red, 'caught', outputMark);
