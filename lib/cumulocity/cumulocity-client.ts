@@ -277,13 +277,12 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
 
   /** The identity of a child, registering it first when it is new. */
   private ensureChild(childId: string, document: CumulocityBody): Promise<number> {
-    // A child counts as registered while its registration is still being saved: its next uplinks
-    // wait behind the first one, or they would reach Cumulocity before it.
-    let pending = this.registering.get(childId);
-    if (pending) return pending;
     if (this.registry.isRegistered(childId)) return Promise.resolve(this.registry.gatewayOf(childId)!);
-    pending = this.registerChild(childId, document).finally(() => this.registering.delete(childId));
-    this.registering.set(childId, pending);
+    let pending = this.registering.get(childId);
+    if (!pending) {
+      pending = this.registerChild(childId, document).finally(() => this.registering.delete(childId));
+      this.registering.set(childId, pending);
+    }
     return pending;
   }
 
