@@ -49,6 +49,7 @@ const CHUNK = 1000;
 export class LevelStore implements Store {
   readonly kind = 'leveldb' as const;
   private db: Db | undefined;
+  private reopenBeforeWrite = false;
 
   constructor(
     private readonly Level: LevelConstructor,
@@ -62,12 +63,7 @@ export class LevelStore implements Store {
 
   async open(options: OpenOptions): Promise<StoreSnapshot> {
     await fs.promises.mkdir(this.dir, { recursive: true });
-    const db: Db = new this.Level<string, string>(this.dir, {
-      ...LEVEL_DEFAULTS,
-      ...this.levelOptions,
-      keyEncoding: 'utf8',
-      valueEncoding: 'utf8',
-    });
+    const db = this.createDb();
     const until = Date.now() + this.lockWaitMs;
     for (;;) {
       try {
@@ -87,6 +83,15 @@ export class LevelStore implements Store {
       await db.close().catch(() => undefined);
       throw err;
     }
+  }
+
+  private createDb(): Db {
+    return new this.Level<string, string>(this.dir, {
+      ...LEVEL_DEFAULTS,
+      ...this.levelOptions,
+      keyEncoding: 'utf8',
+      valueEncoding: 'utf8',
+    });
   }
 
   private async load(db: Db, options: OpenOptions): Promise<StoreSnapshot> {
@@ -145,6 +150,7 @@ export class LevelStore implements Store {
   }
 
   async write(batch: StoreBatch): Promise<void> {
+    if (this.reopenBeforeWrite) await this.reopen();
     // A chained batch goes straight to the native batch: cheaper per operation than an array.
     const b = this.opened().batch();
     try {
@@ -167,7 +173,34 @@ export class LevelStore implements Store {
       throw err;
     }
     if (b.length === 0) return b.close();
-    await b.write({ sync: this.sync });
+    try {
+      await b.write({ sync: this.sync });
+    } catch (err) {
+      this.reopenBeforeWrite = true;
+      throw err;
+    }
+  }
+
+  /**
+   * After a failed write (disk full), LevelDB must not be written again as it is: its log may end in
+   * a torn record, after which the next records are dropped when the log is replayed on the next
+   * open (entries acknowledged as stored, lost), and a failed compaction refuses every write until
+   * reopened. Reopening replays the log up to the torn record and starts a new one; while the disk
+   * is still full it fails, and so does the write, which the queue retries.
+   */
+  private async reopen(): Promise<void> {
+    const old = this.db;
+    this.db = undefined;
+    await old?.close().catch(() => undefined);
+    const db = this.createDb();
+    try {
+      await db.open();
+    } catch (err) {
+      // "Database failed to open" says less than its cause (the disk still full).
+      throw (err as { cause?: Error }).cause ?? err;
+    }
+    this.db = db;
+    this.reopenBeforeWrite = false;
   }
 
   async readKey(key: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {

@@ -1,0 +1,48 @@
+import { strict as assert } from 'assert';
+import { hasMosquitto } from '../helpers/broker';
+import { assertMemoryBack, assertNothingLost } from './checks';
+import { FaultStage } from './stage';
+import { devEUIs } from './traffic';
+import { runUnderFaults } from './under-load';
+
+const DEVICES = devEUIs(200);
+const TOTAL = 4000;
+const KILLS = 4;
+
+describe('faults: the WMW broker killed (SIGKILL) and restarted at random moments under load', function () {
+  this.timeout(120000);
+  let stage: FaultStage;
+
+  before(async function () {
+    if (!hasMosquitto) this.skip();
+    stage = await new FaultStage({ platform: 'wmw' }).start();
+  });
+  after(async () => {
+    await stage?.dispose();
+  });
+
+  it(`delivers all ${TOTAL} uplinks of ${DEVICES.length} devices: none lost, in order per device, duplicates within the in-flight window, memory back to its level`, async () => {
+    const { ledger } = stage;
+    const run = await runUnderFaults(stage, 'broker kills', {
+      devices: DEVICES,
+      warmup: 600,
+      total: TOTAL,
+      rate: 200,
+      faults: KILLS,
+      gapMs: 2500,
+      fault: async (random) => {
+        const downMs = Math.round(200 + random() * 1000);
+        await stage.killBroker(downMs);
+        return `broker killed, down ${downMs} ms`;
+      },
+    });
+    assert.ok(await stage.answers(), 'Node-RED still answers');
+    assert.equal(stage.faults.brokerKills, KILLS);
+    assert.equal(ledger.sent, TOTAL);
+    assert.equal(ledger.failedPosts, 0, 'every uplink was accepted');
+    assert.equal(ledger.refusedCount, 0, 'no uplink was refused');
+    assertNothingLost(ledger, KILLS, 'broker kills');
+    assert.ok(run.settled, 'everything accepted was delivered in time');
+    assertMemoryBack(run.before, run.after);
+  });
+});

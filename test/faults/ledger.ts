@@ -1,0 +1,158 @@
+/**
+ * Counts every uplink of a fault run: sent, accepted by Node-RED (HTTP 200), refused with an error a
+ * Catch node saw, and delivered to the platform (first time, again, or out of order for its device).
+ */
+export class Ledger {
+  sent = 0;
+  /** POSTs that did not get a 200 (Node-RED down or refusing): ThingPark would know they failed. */
+  failedPosts = 0;
+  private readonly accepted = new Map<string, Set<number>>();
+  /** When each accepted uplink's 200 arrived, by `DevEUI:FCntUp`. */
+  private readonly answeredAt = new Map<string, number>();
+  private readonly refused = new Map<string, Set<number>>();
+  private readonly delivered = new Map<string, Set<number>>();
+  private readonly highest = new Map<string, number>();
+  private readonly nextFCnt = new Map<string, number>();
+  private readonly duplicatesOf = new Map<string, number>();
+  /** Every delivery of each device, in arrival order (FCntUp). */
+  private readonly arrivals = new Map<string, number[]>();
+  /** The first device whose uplinks arrived out of order. */
+  firstDisorder?: string;
+  deliveries = 0;
+  duplicates = 0;
+  outOfOrder = 0;
+  private waiters: Array<() => void> = [];
+
+  /** The FCntUp of a device's next uplink: 0, 1, 2… across every load of the run. */
+  allocate(dev: string): number {
+    const fCnt = this.nextFCnt.get(dev) ?? 0;
+    this.nextFCnt.set(dev, fCnt + 1);
+    this.sent++;
+    return fCnt;
+  }
+
+  noteAccepted(dev: string, fCnt: number): void {
+    setOf(this.accepted, dev).add(fCnt);
+    this.answeredAt.set(`${dev}:${fCnt}`, Date.now());
+  }
+
+  /** When the 200 for `DevEUI:FCntUp` arrived (ms since the epoch). */
+  acceptedAt(uplink: string): number | undefined {
+    return this.answeredAt.get(uplink);
+  }
+
+  noteRefused(dev: string, fCnt: number): void {
+    setOf(this.refused, dev).add(fCnt);
+  }
+
+  /** An uplink reached the platform subscriber. */
+  noteDelivered(dev: string, fCnt: number): void {
+    this.deliveries++;
+    let list = this.arrivals.get(dev);
+    if (!list) this.arrivals.set(dev, (list = []));
+    list.push(fCnt);
+    const seen = setOf(this.delivered, dev);
+    if (seen.has(fCnt)) {
+      this.duplicates++;
+      this.duplicatesOf.set(dev, (this.duplicatesOf.get(dev) ?? 0) + 1);
+    } else {
+      // A new uplink below one already delivered overtook an older one of its device.
+      if (fCnt < (this.highest.get(dev) ?? -1)) {
+        this.outOfOrder++;
+        this.firstDisorder ??= dev;
+      }
+      seen.add(fCnt);
+      this.highest.set(dev, Math.max(fCnt, this.highest.get(dev) ?? -1));
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  get acceptedCount(): number {
+    return count(this.accepted);
+  }
+
+  get refusedCount(): number {
+    return count(this.refused);
+  }
+
+  get deliveredCount(): number {
+    return count(this.delivered);
+  }
+
+  /** Accepted uplinks neither delivered nor reported refused, as `DevEUI:FCntUp`. */
+  lost(): string[] {
+    const out: string[] = [];
+    for (const [dev, fCnts] of this.accepted) {
+      for (const f of fCnts) {
+        if (!this.delivered.get(dev)?.has(f) && !this.refused.get(dev)?.has(f)) out.push(`${dev}:${f}`);
+      }
+    }
+    return out;
+  }
+
+  /** Uplinks both reported refused and delivered: a refusal must mean it was not queued. */
+  refusedYetDelivered(): number {
+    let n = 0;
+    for (const [dev, fCnts] of this.refused) for (const f of fCnts) if (this.delivered.get(dev)?.has(f)) n++;
+    return n;
+  }
+
+  /** Deliveries of uplinks never accepted (Node-RED answered an error, or nobody sent them). */
+  unexpected(): number {
+    let n = 0;
+    for (const [dev, fCnts] of this.delivered)
+      for (const f of fCnts) if (!this.accepted.get(dev)?.has(f)) n++;
+    return n;
+  }
+
+  /** What reached the platform for `dev`, in order of arrival. */
+  arrivalsOf(dev: string): number[] {
+    return this.arrivals.get(dev) ?? [];
+  }
+
+  maxDuplicatesPerDevice(): number {
+    return Math.max(0, ...this.duplicatesOf.values());
+  }
+
+  /** Resolves once every accepted uplink not refused was delivered, or after `ms`; true if all were. */
+  async settled(ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    while (this.lost().length > 0 && Date.now() < end) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 200);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.lost().length === 0;
+  }
+
+  summary(): Record<string, number> {
+    return {
+      sent: this.sent,
+      accepted: this.acceptedCount,
+      refused: this.refusedCount,
+      failedPosts: this.failedPosts,
+      delivered: this.deliveredCount,
+      duplicates: this.duplicates,
+      outOfOrder: this.outOfOrder,
+      lost: this.lost().length,
+    };
+  }
+}
+
+function setOf(map: Map<string, Set<number>>, key: string): Set<number> {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  return set;
+}
+
+function count(map: Map<string, Set<number>>): number {
+  let n = 0;
+  for (const s of map.values()) n += s.size;
+  return n;
+}

@@ -1,0 +1,68 @@
+import * as net from 'net';
+
+/**
+ * A TCP relay between Node-RED and the broker, for network faults: it can reset every connection
+ * with a TCP RST, and refuse new ones (reset at once) while `accepting` is false. It never answers
+ * for the broker, so it cannot make a message look delivered.
+ */
+export class FaultRelay {
+  port = 0;
+  accepting = true;
+  /** Connections reset by `reset()` or refused while not accepting. */
+  resets = 0;
+  private server?: net.Server;
+  private readonly pairs = new Set<[net.Socket, net.Socket]>();
+
+  constructor(private readonly targetPort: number) {}
+
+  async start(): Promise<this> {
+    this.server = net.createServer((client) => this.relay(client));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    this.port = (this.server!.address() as net.AddressInfo).port;
+    return this;
+  }
+
+  private relay(client: net.Socket): void {
+    client.on('error', () => undefined);
+    if (!this.accepting) {
+      this.resets++;
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(this.targetPort, '127.0.0.1');
+    upstream.on('error', () => undefined);
+    const pair: [net.Socket, net.Socket] = [client, upstream];
+    this.pairs.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+  }
+
+  /** Open connections through the relay. */
+  get connections(): number {
+    return this.pairs.size;
+  }
+
+  /** Cuts every connection with an RST on both sides (a NAT or firewall dropping the flow). */
+  reset(): number {
+    const n = this.pairs.size;
+    for (const [client, upstream] of this.pairs) {
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+    }
+    this.pairs.clear();
+    this.resets += n;
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    this.reset();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
