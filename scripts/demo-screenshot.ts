@@ -6,6 +6,7 @@
 import { spawn } from 'child_process';
 import * as path from 'path';
 import { freePort } from '../test/helpers/broker';
+import { launchChromium } from '../test/helpers/chromium';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -28,18 +29,7 @@ async function main(): Promise<void> {
       if (demo.exitCode !== null) throw new Error(`the demo stopped:\n${output}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1500, height: 760 } });
     await page.goto(`http://127.0.0.1:${port}/`);
     await page.waitForSelector('#red-ui-workspace-chart .red-ui-flow-node', { timeout: 30000 });

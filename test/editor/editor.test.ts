@@ -2,12 +2,12 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/chromium';
 import { AlwaysOnTestServer } from '../helpers/alwayson-server';
 import { freePort } from '../helpers/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { repoRoot } from '../helpers/paths';
 
-const CHROMIUM = '/usr/bin/chromium';
 const artifacts = path.join(repoRoot, 'test', 'artifacts');
 const examplesDir = path.join(repoRoot, 'examples');
 const nodeTypes = Object.keys(
@@ -38,18 +38,7 @@ describeEditor('the editor in a real browser', function () {
     closedPort = await freePort();
     red = new NodeRedProcess([], undefined, { credentialSecret: 'editor-test-secret' });
     await red.start();
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     // Leaving the editor with undeployed changes (reload after a failure) asks first: go on.

@@ -1,6 +1,4 @@
 import type { ChildProcess } from 'child_process';
-import { spawnSync } from 'child_process';
-import * as path from 'path';
 import type { Mosquitto } from '../helpers/broker';
 import type { NodeRedProcess } from '../helpers/node-red-process';
 import { consoleDebug, placed } from '../hostile/red-process';
@@ -75,19 +73,6 @@ export async function killBroker(broker: Mosquitto): Promise<void> {
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGKILL');
   await exited;
-}
-
-/** Makes mosquitto read its configuration and password file again. */
-export function reloadBroker(broker: Mosquitto): void {
-  processOf(broker)!.kill('SIGHUP');
-}
-
-/** Sets a user's password in the broker's password file (reload to apply). */
-export function setBrokerPassword(broker: Mosquitto, user: string, password: string): void {
-  const file = path.join((broker as unknown as { dir: string }).dir, 'passwd');
-  const r = spawnSync('mosquitto_passwd', ['-b', file, user, password], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
-  spawnSync('chmod', ['0644', file]);
 }
 
 /** Mosquitto settings for a recorder that must never be the one losing messages. */

@@ -13,8 +13,6 @@ import {
   UPLINK_PATH,
   faultFlow,
   killBroker,
-  reloadBroker,
-  setBrokerPassword,
 } from './rig';
 import { PlatformRecorder, UplinkLoad, cumulocityUplink, wmwUplink, type LoadOptions } from './traffic';
 
@@ -112,15 +110,13 @@ export class FaultStage {
   /** Changes the gateway's password at the broker and reloads it: Node-RED is refused from now on. */
   revokeAuth(): void {
     const user = this.options.platform === 'cumulocity' ? `${TENANT}/${GATEWAY_USER}` : GATEWAY_USER;
-    setBrokerPassword(this.broker, user, 'revoked-password');
-    reloadBroker(this.broker);
+    this.broker.setPassword(user, 'revoked-password');
     this.faults.authRevoked++;
   }
 
   restoreAuth(): void {
     const user = this.options.platform === 'cumulocity' ? `${TENANT}/${GATEWAY_USER}` : GATEWAY_USER;
-    setBrokerPassword(this.broker, user, GATEWAY_PASSWORD);
-    reloadBroker(this.broker);
+    this.broker.setPassword(user, GATEWAY_PASSWORD);
   }
 
   /** Resident memory of the Node-RED process now, bytes. */
