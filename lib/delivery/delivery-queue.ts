@@ -1,4 +1,5 @@
 import { DropReporter } from './drop-reporter';
+import { DeliveryEntry } from './entry';
 import { QueueClosedError, QueueFullError, toError } from './errors';
 import { KeyFifo, newKeyState, type KeyState, type LiveEntry } from './key-state';
 import { RetryHeap } from './retry-heap';
@@ -10,7 +11,6 @@ import type {
   DeadLetter,
   Deliver,
   DeliveryResult,
-  QueueEntry,
   QueueOptions,
   QueueStats,
   RetryOptions,
@@ -37,6 +37,8 @@ interface PendingPush {
   key: string;
   json: string;
   size: number;
+  /** Given when the write is prepared. */
+  seq: number;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -195,9 +197,6 @@ export class DeliveryQueue<T = unknown> {
    * `TypeError` for a body that is not JSON, or the storage error.
    */
   push(key: string, body: T): Promise<void> {
-    if (this.closePromise) return Promise.reject(new QueueClosedError());
-    if (this.openError) return Promise.reject(this.openError);
-    if (typeof key !== 'string') return Promise.reject(new TypeError('queue entry key must be a string'));
     let json: string | undefined;
     try {
       json = JSON.stringify(body);
@@ -205,6 +204,18 @@ export class DeliveryQueue<T = unknown> {
       return Promise.reject(toError(err));
     }
     if (json === undefined) return Promise.reject(new TypeError('queue entry body is not JSON-serialisable'));
+    return this.pushJson(key, json);
+  }
+
+  /**
+   * `push` of a body already serialised, e.g. by a caller that measured it: `json` must be what
+   * `JSON.stringify` returned for a `T`. It is stored and handed to `deliver` as it is.
+   */
+  pushJson(key: string, json: string): Promise<void> {
+    if (this.closePromise) return Promise.reject(new QueueClosedError());
+    if (this.openError) return Promise.reject(this.openError);
+    if (typeof key !== 'string') return Promise.reject(new TypeError('queue entry key must be a string'));
+    if (typeof json !== 'string') return Promise.reject(new TypeError('queue entry JSON must be a string'));
     const size = Buffer.byteLength(json) + Buffer.byteLength(key);
     if (size > this.maxBytes) {
       this.rejected++;
@@ -227,7 +238,7 @@ export class DeliveryQueue<T = unknown> {
       oldest.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.pendingPushes.push({ key, json: json as string, size, resolve, reject });
+      this.pendingPushes.push({ key, json, size, seq: -1, resolve, reject });
       this.pendingPushBytes += size;
       this.scheduleWork();
     });
@@ -551,8 +562,8 @@ export class DeliveryQueue<T = unknown> {
       } else touched.set(ks, { count: dc, bytes: db });
     };
     for (const p of pushes) {
-      const seq = this.nextSeq++;
-      batch.puts.push({ seq, key: p.key, json: p.json, size: p.size });
+      p.seq = this.nextSeq++;
+      batch.puts.push({ seq: p.seq, key: p.key, json: p.json, size: p.size });
       touch(this.keyState(p.key), 1, p.size);
     }
     for (const d of deletes) {
@@ -589,6 +600,8 @@ export class DeliveryQueue<T = unknown> {
       if (!this.closePromise) {
         this.writeRetryTimer = setTimeout(() => {
           this.writeRetryTimer = undefined;
+          // The pause is over even if Date.now() lags the timer clock by a millisecond.
+          this.writeBlockedUntil = 0;
           this.scheduleWork();
         }, WRITE_RETRY_MS);
         this.writeRetryTimer.unref();
@@ -604,9 +617,10 @@ export class DeliveryQueue<T = unknown> {
     }
     for (const p of pushes) {
       const ks = this.keyState(p.key);
-      ks.unfetched++;
       this.count++;
       this.bytes += p.size;
+      if (this.canKeep(ks)) this.keep(ks, p);
+      else ks.unfetched++;
       p.resolve();
     }
     let freed = 0;
@@ -624,6 +638,30 @@ export class DeliveryQueue<T = unknown> {
       this.maybeForget(ks);
     }
     if (pushes.length > 0) this.schedulePump();
+  }
+
+  /**
+   * A written entry can stay in memory instead of being read back when every earlier entry of its key
+   * is in memory too (so order holds), its key is not backing off, and the read-ahead budget allows.
+   * Keeping up with the pushes then costs no read at all.
+   */
+  private canKeep(ks: KeyState): boolean {
+    return ks.unfetched === 0 && ks.retryAt === 0 && !ks.reading && this.live.size < this.readAhead;
+  }
+
+  private keep(ks: KeyState, p: PendingPush): void {
+    const le: LiveEntry = {
+      seq: p.seq,
+      ks,
+      size: p.size,
+      json: p.json,
+      body: undefined,
+      state: 'buffered',
+      outcome: undefined,
+    };
+    ks.fetchedSeq = p.seq;
+    this.live.set(p.seq, le);
+    (ks.buffer ??= []).push(le);
   }
 
   /**
@@ -809,7 +847,7 @@ export class DeliveryQueue<T = unknown> {
     le.state = 'inflight';
     ks.inflight++;
     this.inflight++;
-    const entry: QueueEntry<T> = { key: ks.key, seq: le.seq, body: le.body as T, attempts: ks.attempts };
+    const entry = new DeliveryEntry<T>(le, ks.attempts);
     const generation = this.generation;
     let result: Promise<DeliveryResult>;
     try {
@@ -941,22 +979,18 @@ export class DeliveryQueue<T = unknown> {
 
   private poison(le: LiveEntry, error: Error): void {
     this.poisoned++;
+    if (le.body === undefined) le.body = parseOr(le.json);
     const letter: DeadLetter = {
       key: le.ks.key,
       seq: le.seq,
-      body: le.body === undefined ? le.json : le.body,
+      body: le.body,
       error: error.message || String(error),
       at: new Date().toISOString(),
       attempts: le.ks.attempts,
     };
     this.pendingDead.push(JSON.stringify(letter));
     this.remove(le);
-    const entry: QueueEntry<T> = {
-      key: le.ks.key,
-      seq: le.seq,
-      body: le.body as T,
-      attempts: le.ks.attempts,
-    };
+    const entry = new DeliveryEntry<T>(le, le.ks.attempts);
     this.callback(() => this.options.onPoison?.(entry, error));
   }
 
@@ -1008,6 +1042,15 @@ export class DeliveryQueue<T = unknown> {
     } catch {
       // the owner's bug, not the queue's
     }
+  }
+}
+
+/** The parsed JSON, or the text itself when it is not JSON (a damaged entry). */
+function parseOr(json: string): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return json;
   }
 }
 

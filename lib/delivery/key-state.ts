@@ -5,9 +5,10 @@ export interface LiveEntry {
   readonly seq: number;
   readonly ks: KeyState;
   readonly size: number;
-  /** The stored JSON, kept for the dead letter. */
+  /** The stored JSON: what the platform client usually sends as it is. */
   readonly json: string;
-  readonly body: unknown;
+  /** `json` parsed, once someone needs it (undefined until then). */
+  body: unknown;
   state: 'buffered' | 'inflight' | 'held';
   /** Outcome of a delivery settled while its key was failing, applied once the key's flight is over. */
   outcome: DeliveryResult | undefined;
