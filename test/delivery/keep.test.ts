@@ -1,20 +1,42 @@
 import { strict as assert } from 'assert';
 import { ClassicLevel } from 'classic-level';
 import * as fc from 'fast-check';
-import { ack, createMemoryQueue, DeliveryQueue, retryable } from '../../lib/delivery';
+import { ack, createMemoryQueue, DeliveryQueue, openQueue, retryable } from '../../lib/delivery';
 import { LevelStore } from '../../lib/delivery/level-store';
-import type { StoredEntry } from '../../lib/delivery/store';
+import { MemoryStore } from '../../lib/delivery/memory-store';
+import type { StoreBatch, StoredEntry } from '../../lib/delivery/store';
 import { range, recorder, sleep, TempDirs, waitFor, type Body } from './helpers';
 
-/** The real LevelDB store, counting the reads the queue makes. */
+/** The real LevelDB store, counting the reads and puts the queue makes; its writes can be held back. */
 class CountingLevelStore extends LevelStore {
   reads = 0;
+  puts = 0;
+  failNext = 0;
+  private held: Promise<void> | undefined;
+  private release: (() => void) | undefined;
   constructor(dir: string) {
     super(ClassicLevel, dir);
   }
   override readKey(key: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
     this.reads++;
     return super.readKey(key, afterSeq, limit);
+  }
+  override async write(batch: StoreBatch): Promise<void> {
+    await this.held;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('disk full');
+    }
+    this.puts += batch.puts.length;
+    return super.write(batch);
+  }
+  /** Writes wait until the returned function is called. */
+  holdWrites(): () => void {
+    this.held = new Promise((resolve) => (this.release = resolve));
+    return () => {
+      this.held = undefined;
+      this.release!();
+    };
   }
 }
 
@@ -55,6 +77,106 @@ describe('delivery queue: entries kept in memory from the write', () => {
         `order of ${k}`,
       );
     }
+    await waitFor(() => queue!.length === 0, 2000, 'empty');
+  });
+
+  it('delivers an entry while its write waits; one delivered before its write starts is never written', async () => {
+    const dir = dirs.make();
+    const store = new CountingLevelStore(dir);
+    let openGate: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const rec = recorder(async (e) => {
+      if (e.body.n === 0) await gate;
+      return ack();
+    });
+    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver, perKeyInflight: 4 });
+    await queue.ready;
+    queue.start();
+    await queue.push('warm', { n: -1 });
+    await waitFor(() => rec.acked.length === 1, 2000, 'warm-up delivered');
+    await waitFor(() => queue!.length === 0, 2000, 'warm-up deleted');
+    const release = store.holdWrites();
+    const first = queue.push('k0', { n: 0 }); // in flight (its delivery waits) when its write starts, held
+    await waitFor(() => rec.attempts.length === 2 && queue!.stats().pending === 0, 2000, 'n=0 being written');
+    try {
+      const later = range(1, 101).map((n) => queue!.push(`k${1 + (n % 4)}`, { n }));
+      await Promise.all(later); // delivered before their write started: resolved, and never written
+      assert.equal(rec.acked.length, 101);
+      assert.equal(store.puts, 0, 'nothing written so far: the warm-up entry was delivered first too');
+    } finally {
+      openGate!();
+      release();
+    }
+    await first;
+    await waitFor(() => queue!.length === 0, 5000, 'the entry delivered during its write is deleted');
+    assert.equal(store.puts, 1, 'only n=0, whose write had started, was written');
+    for (const [k, ns] of rec.byKey()) {
+      if (k === 'warm' || k === 'k0') continue;
+      assert.deepEqual(
+        ns,
+        range(1, 101).filter((n) => `k${1 + (n % 4)}` === k),
+        `order of ${k}`,
+      );
+    }
+    assert.equal(queue.stats().keys, 0, 'no bookkeeping left for delivered keys');
+    await queue.close();
+    queue = undefined;
+    const reopened = await openQueue<Body>({ dir, deliver: rec.deliver, verifyOnOpen: true });
+    assert.equal(reopened.queue.length, 0, 'nothing left in the store');
+    await reopened.queue.close();
+  });
+
+  it('writes an entry still undelivered after writeBehindMs, and resolves its push then', async () => {
+    const store = new CountingLevelStore(dirs.make());
+    queue = new DeliveryQueue<Body>(store, {
+      deliver: () => new Promise(() => undefined),
+      writeBehindMs: 100,
+    });
+    await queue.ready;
+    queue.start();
+    await sleep(10);
+    const t0 = Date.now();
+    await queue.push('k', { n: 1 });
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 90, `resolved after ${waited} ms, before the write-behind time`);
+    assert.equal(store.puts, 1);
+    assert.equal(queue.length, 1);
+    assert.equal(queue.stats().inflight, 1, 'delivered meanwhile (no answer yet)');
+  });
+
+  it('refuses a push whose write fails and does not send its entry again, even if it was in flight', async () => {
+    const store = new CountingLevelStore(dirs.make());
+    let failFirst = true;
+    let releaseDelivery: (() => void) | undefined;
+    const attempts: number[] = [];
+    queue = new DeliveryQueue<Body>(store, {
+      retry: { initialMs: 1, maxMs: 1 },
+      deliver: async (e) => {
+        attempts.push(e.body.n);
+        if (e.body.n === 1 && failFirst) {
+          failFirst = false;
+          await new Promise<void>((resolve) => (releaseDelivery = resolve));
+          return retryable(new Error('later'));
+        }
+        return ack();
+      },
+    });
+    await queue.ready;
+    queue.start();
+    const release = store.holdWrites();
+    const refused = queue.push('k', { n: 1 });
+    try {
+      await waitFor(() => releaseDelivery !== undefined, 2000, 'n=1 in flight');
+      store.failNext = 1;
+    } finally {
+      release();
+    }
+    await assert.rejects(refused, /disk full/);
+    releaseDelivery!(); // fails: the entry would be sent again, but its push was refused
+    await queue.push('k', { n: 2 });
+    await waitFor(() => attempts.includes(2), 2000, 'n=2 delivered');
+    await sleep(50);
+    assert.deepEqual(attempts, [1, 2]);
     await waitFor(() => queue!.length === 0, 2000, 'empty');
   });
 
@@ -108,6 +230,81 @@ describe('delivery queue: entries kept in memory from the write', () => {
               ops.map(([k], i) => (`k${k}` === key ? i : -1)).filter((i) => i >= 0),
             );
           }
+          await q.close();
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('delivers every entry in order per key while writes lag behind deliveries (property, slow store)', async () => {
+    class SlowStore extends MemoryStore {
+      constructor(private readonly delays: number[]) {
+        super();
+      }
+      override async write(batch: StoreBatch): Promise<void> {
+        await sleep(this.delays.length ? this.delays[this.writes++ % this.delays.length] : 0);
+        return super.write(batch);
+      }
+      writes = 0;
+    }
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 15 }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 5 }),
+        fc.array(fc.constantFrom('ack', 'fail', 'slow'), { minLength: 1, maxLength: 7 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 2, max: 40 }),
+        async (waves, writeDelays, outcomes, perKeyInflight, readAhead) => {
+          let call = 0;
+          const failed = new Set<number>();
+          const rec = recorder(async (e) => {
+            const outcome = outcomes[call++ % outcomes.length];
+            if (outcome === 'slow') await sleep(1);
+            if (outcome === 'fail' && !failed.has(e.body.n)) {
+              failed.add(e.body.n);
+              return retryable(new Error('x'));
+            }
+            return ack();
+          });
+          const store = new SlowStore(writeDelays);
+          const q = new DeliveryQueue<Body>(store, {
+            deliver: rec.deliver,
+            perKeyInflight,
+            maxInflight: 8,
+            readAhead,
+            retry: { initialMs: 0, maxMs: 0 },
+            autoStart: true,
+          });
+          await q.ready;
+          const keys: number[] = [];
+          const pushes: Array<Promise<void>> = [];
+          for (const wave of waves) {
+            for (const k of wave) {
+              pushes.push(q.push(`k${k}`, { n: keys.length }));
+              keys.push(k);
+            }
+            await sleep(writeDelays[0] ?? 0);
+          }
+          await Promise.all(pushes);
+          const total = keys.length;
+          await waitFor(() => new Set(rec.acked.map((e) => e.body.n)).size === total, 5000, 'acks');
+          await waitFor(() => q.length === 0 && q.stats().pending === 0, 5000, 'empty');
+          // Order is the order deliver is called in (with perKeyInflight > 1 the answers may overtake).
+          const sent = new Map<string, number[]>();
+          for (const e of rec.attempts) {
+            const list = sent.get(e.key) ?? [];
+            if (!list.includes(e.body.n)) list.push(e.body.n);
+            sent.set(e.key, list);
+          }
+          for (const [key, first] of sent) {
+            assert.deepEqual(
+              first,
+              keys.map((k, n) => (`k${k}` === key ? n : -1)).filter((n) => n >= 0),
+              `order of ${key}`,
+            );
+          }
+          assert.deepEqual(await store.readOldest(0, 10), [], 'nothing left in the store');
           await q.close();
         },
       ),
