@@ -99,6 +99,19 @@ export class MqttConnection extends EventEmitter {
     client.on('message', (topic, payload) => {
       if (this.client === client) this.dispatch(topic, payload);
     });
+    // mqtt.js answers each QoS 1 message in a tick of its own, one socket write (a system call) per
+    // PUBACK: holding the socket corked until the event loop's next turn sends them all in one.
+    let corked = false;
+    client.on('packetreceive', () => {
+      const stream = client.stream;
+      if (corked || !stream || typeof stream.cork !== 'function') return;
+      corked = true;
+      stream.cork();
+      setImmediate(() => {
+        corked = false;
+        stream.uncork();
+      });
+    });
     client.on('error', (err) => {
       if (this.client !== client) return;
       this.lastError = err;
