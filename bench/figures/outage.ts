@@ -1,6 +1,7 @@
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
 import { ENTERPRISE, WMW_ID, oursMqttFlow } from '../lib/flows';
 import { devEUIs, fCntOf, now, publisher, sleep, uplinkBody, type DocShape } from '../lib/load';
+import { MEM_SETTINGS, memProbe, readMem, type MemSample } from '../lib/memprobe';
 import { Broker, NodeRed, diskUse, peakRssOf, resetPeakRss, using } from '../lib/procs';
 import * as mqtt from 'mqtt';
 import { MB, collectProfile, eachRun, pct, profileArgs, queueStats, waitFor } from './common';
@@ -41,7 +42,8 @@ export const outage: Figure = {
         const red = own(
           new NodeRed({
             name: 'ours-outage',
-            flows: oursMqttFlow(feed.port, platform.port, n + 10000),
+            flows: [...oursMqttFlow(feed.port, platform.port, n + 10000), ...memProbe('t')],
+            settings: MEM_SETTINGS,
             nodeArgs: profileArgs(ctx, `outage-run${run}`),
           }),
         );
@@ -70,6 +72,7 @@ export const outage: Figure = {
           const base = await queueStats(red);
           const baseCount = base.queued;
           await sleep(1000);
+          const mem0 = (await readMem(red.url)).now;
           const rss0 = red.rss();
           const peakReset = resetPeakRss(red.pid);
           let rssMax = rss0;
@@ -104,6 +107,12 @@ export const outage: Figure = {
           const rssQueued = red.rss();
           const rssPeak = peakReset ? Math.max(rssMax, peakRssOf(red.pid)) : rssMax;
           const disk = diskUse(red.queueDir(WMW_ID));
+          // Where the RSS went: the probe's sample at its highest RSS, then what is live after full GCs.
+          const memPeak = (await readMem(red.url)).atPeak;
+          await readMem(red.url, true);
+          await sleep(2000); // V8 unmaps freed pages from a background thread
+          const memLive = (await readMem(red.url)).now;
+          const outsideHeap = (m: MemSample) => m.rss - m.heapTotal;
           if (last.dropped > 0) ctx.log(`  run ${run}: the queue dropped ${last.dropped} entries`);
 
           // ---- drain ----
@@ -163,8 +172,17 @@ export const outage: Figure = {
             drainCpuShare: lastAt > first ? (cpu1 - cpu0) / (now() - tb) : NaN,
             drainMainThread: drainThread,
             dropped: last.dropped,
+            memBefore: mem0,
+            memAtPeak: memPeak,
+            memAfterGc: memLive,
           };
           runs.push(r);
+          ctx.log(
+            `  run ${run}: memory before / at the RSS peak / after a full GC: RSS ${mb(mem0.rss)} / ${mb(memPeak.rss)} / ${mb(memLive.rss)} MB, ` +
+              `V8 heap committed ${mb(mem0.heapTotal)} / ${mb(memPeak.heapTotal)} / ${mb(memLive.heapTotal)}, ` +
+              `used ${mb(mem0.heapUsed)} / ${mb(memPeak.heapUsed)} / ${mb(memLive.heapUsed)}, ` +
+              `outside the heap ${mb(outsideHeap(mem0))} / ${mb(outsideHeap(memPeak))} / ${mb(outsideHeap(memLive))}`,
+          );
           ctx.log(
             `  run ${run}: queued ${n} at ${queueRate.toFixed(0)}/s (main thread ${pct(queueThread.busy)} busy ` +
               `${pct(queueThread.starved)} waiting for a CPU), disk ${(disk / MB).toFixed(1)} MB, ` +
@@ -181,6 +199,47 @@ export const outage: Figure = {
           metrics.add('Node-RED RSS growth at the end of queueing', 'MB', (rssQueued - rss0) / MB, {
             digits: 1,
           });
+          metrics.add(
+            '  at the RSS peak: V8 heap growth (committed)',
+            'MB',
+            (memPeak.heapTotal - mem0.heapTotal) / MB,
+            {
+              digits: 1,
+            },
+          );
+          metrics.add(
+            '  at the RSS peak: growth outside the V8 heap',
+            'MB',
+            (outsideHeap(memPeak) - outsideHeap(mem0)) / MB,
+            {
+              digits: 1,
+            },
+          );
+          metrics.add(
+            `RSS growth with all ${n} queued, after a full GC`,
+            'MB',
+            (memLive.rss - mem0.rss) / MB,
+            {
+              digits: 1,
+              goal: { op: '<=', value: 50 },
+            },
+          );
+          metrics.add(
+            '  after the GC: V8 heap live − before',
+            'MB',
+            (memLive.heapUsed - mem0.heapUsed) / MB,
+            {
+              digits: 1,
+            },
+          );
+          metrics.add(
+            '  after the GC: growth outside the V8 heap',
+            'MB',
+            (outsideHeap(memLive) - outsideHeap(mem0)) / MB,
+            {
+              digits: 1,
+            },
+          );
           metrics.add('Node-RED RSS peak while draining', 'MB', drainPeak / MB, { digits: 0 });
           metrics.add('reconnect wait after the broker starts (backoff)', 's', r.reconnectSeconds, {
             digits: 1,
@@ -199,12 +258,15 @@ export const outage: Figure = {
       notes: [
         ...notes,
         `${n} ${shape} uplinks fed over IoT Flow MQTT (a second broker), at most ${config.outageWindow} not yet queued; ` +
-          `RSS growth = peak VmRSS while queueing − VmRSS before; drain rate = first → last delivery at the subscriber`,
+          `RSS growth = peak VmRSS while queueing − VmRSS before; its split and the full GC from a probe in the flow (process.memoryUsage()); ` +
+          `drain rate = first → last delivery at the subscriber`,
       ],
       details: { count: n, shape, runs, profiles },
     };
   },
 };
+
+const mb = (bytes: number) => (bytes / MB).toFixed(1);
 
 async function mqttSubscriber(url: string, filter: string, onMessage: (payload: Buffer) => void) {
   const client = await mqtt.connectAsync(url, {

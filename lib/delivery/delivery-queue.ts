@@ -1,6 +1,7 @@
 import { DropReporter } from './drop-reporter';
+import { DeliveryEntry } from './entry';
 import { QueueClosedError, QueueFullError, toError } from './errors';
-import { KeyFifo, newKeyState, type KeyState, type LiveEntry } from './key-state';
+import { KeyFifo, newKeyState, type KeyState, type LiveEntry, type PendingPush } from './key-state';
 import { RetryHeap } from './retry-heap';
 import { removeStoreDir } from './store-dir';
 import { retryDelay } from './retry-delay';
@@ -10,7 +11,6 @@ import type {
   DeadLetter,
   Deliver,
   DeliveryResult,
-  QueueEntry,
   QueueOptions,
   QueueStats,
   RetryOptions,
@@ -26,19 +26,17 @@ export interface EngineOptions<T> extends QueueOptions<T> {
    * contradict the store (entries without counters or the reverse) are rebuilt whatever this says.
    */
   verifyOnOpen?: boolean | number;
+  /**
+   * While the platform is connected, how long an entry taken into memory at its push may wait for its
+   * write, so that one delivered meanwhile is never written (default 50 ms; 0 writes at once). Its
+   * push resolves when it is written or delivered, whichever comes first.
+   */
+  writeBehindMs?: number;
 }
 
 export interface CloseOptions {
   /** How long to wait for deliveries in flight before closing anyway (default 1000 ms). */
   drainMs?: number;
-}
-
-interface PendingPush {
-  key: string;
-  json: string;
-  size: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
 }
 
 interface PendingDelete {
@@ -76,7 +74,7 @@ function normalise(r: unknown): DeliveryResult {
 
 /**
  * A store-and-forward queue: pushes are grouped into atomic store writes (a push resolves once its
- * entry is written), and a dispatcher delivers them at least once, in order per key, round-robin across
+ * entry is written, or delivered before that: see `writeBehindMs`), and a dispatcher delivers them at least once, in order per key, round-robin across
  * keys, with bounded concurrency. An entry leaves the store only when `deliver` reports an ack (or a
  * permanent failure, which moves it to the dead letters). Memory holds per-key counters and a bounded
  * read-ahead window, never the whole queue.
@@ -100,6 +98,8 @@ export class DeliveryQueue<T = unknown> {
   private readonly deadLetterMax: number;
   private readonly random: () => number;
   private readonly dropReporter: DropReporter;
+  private readonly writeBehindMs: number;
+  private writeBehindTimer: NodeJS.Timeout | undefined;
 
   private readonly keys = new Map<string, KeyState>();
   private readonly ring = new KeyFifo('ringNext');
@@ -175,6 +175,7 @@ export class DeliveryQueue<T = unknown> {
     this.retryOptions = options.retry ?? {};
     this.deadLetterMax = positiveInt('deadLetterMax', options.deadLetterMax, 1000);
     this.random = options.random ?? Math.random;
+    this.writeBehindMs = Math.max(0, options.writeBehindMs ?? 50);
     this.dropReporter = new DropReporter(options.dropReportMs ?? 1000, (n) =>
       this.callback(() => options.onDrop?.(n, this.dropped)),
     );
@@ -190,14 +191,12 @@ export class DeliveryQueue<T = unknown> {
   }
 
   /**
-   * Adds an entry after the others of its key. Resolves once the entry is in the store; rejects with a
+   * Adds an entry after the others of its key. Resolves once the entry is in the store, or delivered
+   * (acknowledged or dead-lettered) before it was written; rejects with a
    * `QueueFullError` (policy `reject`, or an entry larger than `maxBytes`), a `QueueClosedError`, a
    * `TypeError` for a body that is not JSON, or the storage error.
    */
   push(key: string, body: T): Promise<void> {
-    if (this.closePromise) return Promise.reject(new QueueClosedError());
-    if (this.openError) return Promise.reject(this.openError);
-    if (typeof key !== 'string') return Promise.reject(new TypeError('queue entry key must be a string'));
     let json: string | undefined;
     try {
       json = JSON.stringify(body);
@@ -205,6 +204,18 @@ export class DeliveryQueue<T = unknown> {
       return Promise.reject(toError(err));
     }
     if (json === undefined) return Promise.reject(new TypeError('queue entry body is not JSON-serialisable'));
+    return this.pushJson(key, json);
+  }
+
+  /**
+   * `push` of a body already serialised, e.g. by a caller that measured it: `json` must be what
+   * `JSON.stringify` returned for a `T`. It is stored and handed to `deliver` as it is.
+   */
+  pushJson(key: string, json: string): Promise<void> {
+    if (this.closePromise) return Promise.reject(new QueueClosedError());
+    if (this.openError) return Promise.reject(this.openError);
+    if (typeof key !== 'string') return Promise.reject(new TypeError('queue entry key must be a string'));
+    if (typeof json !== 'string') return Promise.reject(new TypeError('queue entry JSON must be a string'));
     const size = Buffer.byteLength(json) + Buffer.byteLength(key);
     if (size > this.maxBytes) {
       this.rejected++;
@@ -223,11 +234,25 @@ export class DeliveryQueue<T = unknown> {
       // Writes are far behind: the oldest waiting push would be dropped anyway.
       const oldest = this.pendingPushes.shift()!;
       this.pendingPushBytes -= oldest.size;
+      this.discardPush(oldest);
       this.noteDropped(1);
       oldest.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.pendingPushes.push({ key, json: json as string, size, resolve, reject });
+      const p: PendingPush = {
+        key,
+        json,
+        size,
+        seq: -1,
+        at: Date.now(),
+        resolve,
+        reject,
+        live: undefined,
+        writing: false,
+        doneWhileWriting: false,
+      };
+      if (this.isOpen) this.place(p);
+      this.pendingPushes.push(p);
       this.pendingPushBytes += size;
       this.scheduleWork();
     });
@@ -350,6 +375,7 @@ export class DeliveryQueue<T = unknown> {
       if (snapshot.repaired)
         this.report(new Error('queue counters did not match the stored entries: rebuilt'));
       this.isOpen = true;
+      for (const p of this.pendingPushes) this.place(p);
       if (this.closePromise) return;
       this.state = this.running ? 'running' : 'paused';
       for (const ks of this.keys.values()) this.consider(ks);
@@ -404,8 +430,10 @@ export class DeliveryQueue<T = unknown> {
   private clearTimers(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.writeRetryTimer) clearTimeout(this.writeRetryTimer);
+    if (this.writeBehindTimer) clearTimeout(this.writeBehindTimer);
     this.retryTimer = undefined;
     this.writeRetryTimer = undefined;
+    this.writeBehindTimer = undefined;
   }
 
   private idle(): Promise<void> {
@@ -417,11 +445,42 @@ export class DeliveryQueue<T = unknown> {
 
   private hasWrites(): boolean {
     return (
-      this.pendingPushes.length > 0 ||
+      this.duePushes() > 0 ||
       this.pendingDeletes.length > 0 ||
       this.pendingDead.length > 0 ||
       this.writeNeeded
     );
+  }
+
+  /**
+   * How many of the waiting pushes (oldest first) to write now: all but those from the first entry
+   * in memory still within its write-behind time; all of them once closing.
+   */
+  private duePushes(): number {
+    const pushes = this.pendingPushes;
+    if (this.writeBehindMs === 0 || this.closePromise) return pushes.length;
+    const now = Date.now();
+    let due = 0;
+    while (due < pushes.length) {
+      const p = pushes[due];
+      if (p.live && now - p.at < this.writeBehindMs) break;
+      due++;
+    }
+    return due;
+  }
+
+  /** Wakes the worker when the oldest deferred push is due. */
+  private armWriteBehind(): void {
+    if (this.writeBehindTimer || this.pendingPushes.length === 0 || this.closePromise) return;
+    const wait = this.pendingPushes[0].at + this.writeBehindMs - Date.now();
+    this.writeBehindTimer = setTimeout(
+      () => {
+        this.writeBehindTimer = undefined;
+        this.scheduleWork();
+      },
+      Math.max(1, wait),
+    );
+    this.writeBehindTimer.unref();
   }
 
   private canFetch(): boolean {
@@ -457,6 +516,7 @@ export class DeliveryQueue<T = unknown> {
       this.report(toError(err));
     } finally {
       this.working = false;
+      this.armWriteBehind();
       this.notifyIdle();
     }
   }
@@ -470,11 +530,12 @@ export class DeliveryQueue<T = unknown> {
 
   /** One atomic write of everything pending, after making room for the pushes. */
   private async commit(): Promise<void> {
-    const pushes = this.pendingPushes;
+    const due = this.duePushes();
+    const pushes = due === this.pendingPushes.length ? this.pendingPushes : this.pendingPushes.slice(0, due);
     const deletes = this.pendingDeletes;
     const dead = this.pendingDead;
-    this.pendingPushes = [];
-    this.pendingPushBytes = 0;
+    this.pendingPushes = due === this.pendingPushes.length ? [] : this.pendingPushes.slice(due);
+    for (const p of pushes) this.pendingPushBytes -= p.size;
     this.pendingDeletes = [];
     this.pendingDead = [];
     this.writeNeeded = false;
@@ -482,7 +543,10 @@ export class DeliveryQueue<T = unknown> {
     this.clearDeadRequested = false;
     this.writingPushes = pushes.length;
     this.writingPushBytes = 0;
-    for (const p of pushes) this.writingPushBytes += p.size;
+    for (const p of pushes) {
+      this.writingPushBytes += p.size;
+      p.writing = true;
+    }
     try {
       await this.writeBatch(pushes, deletes, dead, clearDead);
     } finally {
@@ -513,6 +577,7 @@ export class DeliveryQueue<T = unknown> {
         for (const p of pushes) {
           if (count + 1 > this.maxEntries || bytes + p.size > this.maxBytes) {
             this.rejected++;
+            this.discardPush(p);
             p.reject(
               count + 1 > this.maxEntries
                 ? new QueueFullError('entries', this.maxEntries)
@@ -534,6 +599,7 @@ export class DeliveryQueue<T = unknown> {
           const p = pushes[first++];
           count--;
           bytes -= p.size;
+          this.discardPush(p);
           this.noteDropped(1);
           p.resolve();
         }
@@ -551,8 +617,7 @@ export class DeliveryQueue<T = unknown> {
       } else touched.set(ks, { count: dc, bytes: db });
     };
     for (const p of pushes) {
-      const seq = this.nextSeq++;
-      batch.puts.push({ seq, key: p.key, json: p.json, size: p.size });
+      batch.puts.push({ seq: p.seq, key: p.key, json: p.json, size: p.size });
       touch(this.keyState(p.key), 1, p.size);
     }
     for (const d of deletes) {
@@ -578,7 +643,18 @@ export class DeliveryQueue<T = unknown> {
     } catch (err) {
       this.writingPushes = this.writingPushBytes = 0;
       const error = toError(err);
-      for (const p of pushes) p.reject(error);
+      for (const p of pushes) {
+        p.writing = false;
+        if (p.doneWhileWriting) {
+          // Delivered meanwhile: nothing to store, nothing to delete.
+          this.unwritten--;
+          p.live = undefined;
+          p.resolve();
+        } else {
+          this.discardPush(p);
+          p.reject(error);
+        }
+      }
       this.pendingDeletes = deletes.concat(this.pendingDeletes);
       this.pendingDead = dead.concat(this.pendingDead);
       if (clearDead) this.clearDeadRequested = this.writeNeeded = true;
@@ -589,6 +665,8 @@ export class DeliveryQueue<T = unknown> {
       if (!this.closePromise) {
         this.writeRetryTimer = setTimeout(() => {
           this.writeRetryTimer = undefined;
+          // The pause is over even if Date.now() lags the timer clock by a millisecond.
+          this.writeBlockedUntil = 0;
           this.scheduleWork();
         }, WRITE_RETRY_MS);
         this.writeRetryTimer.unref();
@@ -604,9 +682,23 @@ export class DeliveryQueue<T = unknown> {
     }
     for (const p of pushes) {
       const ks = this.keyState(p.key);
-      ks.unfetched++;
       this.count++;
       this.bytes += p.size;
+      p.writing = false;
+      const le = p.live;
+      if (le) {
+        le.stored = true;
+        le.push = p.live = undefined;
+        if (p.doneWhileWriting) {
+          // Its window slot was taken when it settled; the delete frees it.
+          this.deleting.add(p.seq);
+          this.pendingDeletes.push({ seq: p.seq, ks, size: p.size, sent: true });
+        }
+      } else {
+        ks.backlog--;
+        if (this.canKeep(ks)) this.keep(ks, p, true);
+        else ks.unfetched++;
+      }
       p.resolve();
     }
     let freed = 0;
@@ -624,6 +716,75 @@ export class DeliveryQueue<T = unknown> {
       this.maybeForget(ks);
     }
     if (pushes.length > 0) this.schedulePump();
+  }
+
+  /**
+   * A written entry can stay in memory instead of being read back when every earlier entry of its key
+   * is in memory too (so order holds), its key is not backing off, and the read-ahead budget allows.
+   * Keeping up with the pushes then costs no read at all.
+   */
+  private canKeep(ks: KeyState): boolean {
+    return (
+      ks.unfetched === 0 &&
+      ks.backlog === 0 &&
+      ks.retryAt === 0 &&
+      !ks.reading &&
+      this.live.size < this.readAhead
+    );
+  }
+
+  private keep(ks: KeyState, p: PendingPush, stored: boolean): LiveEntry {
+    const le: LiveEntry = {
+      seq: p.seq,
+      ks,
+      size: p.size,
+      json: p.json,
+      body: undefined,
+      state: 'buffered',
+      outcome: undefined,
+      stored,
+      push: stored ? undefined : p,
+      discarded: false,
+    };
+    ks.fetchedSeq = p.seq;
+    this.live.set(p.seq, le);
+    (ks.buffer ??= []).push(le);
+    return le;
+  }
+
+  /**
+   * Gives a push (the queue is open) its seq. While the platform is connected, an entry whose key has
+   * nothing waiting on disk joins the key's buffer at once: it can be delivered while it is written,
+   * and one delivered before its write starts is never written at all. Otherwise it is read from the
+   * store once written.
+   */
+  private place(p: PendingPush): void {
+    p.seq = this.nextSeq++;
+    const ks = this.keyState(p.key);
+    if (this.running && this.canKeep(ks)) {
+      p.live = this.keep(ks, p, false);
+      this.consider(ks);
+    } else {
+      ks.backlog++;
+    }
+  }
+
+  /** A push leaves without being written (dropped or refused): its entry, if in memory, goes too. */
+  private discardPush(p: PendingPush): void {
+    const le = p.live;
+    if (!le) {
+      if (p.seq >= 0) this.keyState(p.key).backlog--;
+      return;
+    }
+    p.live = le.push = undefined;
+    if (le.state === 'buffered') {
+      this.live.delete(le.seq);
+      const buf = le.ks.buffer!;
+      buf.splice(buf.indexOf(le), 1);
+      this.maybeForget(le.ks);
+    } else {
+      le.discarded = true;
+    }
   }
 
   /**
@@ -730,6 +891,9 @@ export class DeliveryQueue<T = unknown> {
         body,
         state: 'buffered',
         outcome: undefined,
+        stored: true,
+        push: undefined,
+        discarded: false,
       };
       if (bad) {
         this.poison(le, bad);
@@ -809,7 +973,7 @@ export class DeliveryQueue<T = unknown> {
     le.state = 'inflight';
     ks.inflight++;
     this.inflight++;
-    const entry: QueueEntry<T> = { key: ks.key, seq: le.seq, body: le.body as T, attempts: ks.attempts };
+    const entry = new DeliveryEntry<T>(le, ks.attempts);
     const generation = this.generation;
     let result: Promise<DeliveryResult>;
     try {
@@ -878,11 +1042,19 @@ export class DeliveryQueue<T = unknown> {
     this.backoff(ks);
   }
 
-  /** Puts entries back at the front of their key's buffer, in seq order. */
+  /** Puts entries back at the front of their key's buffer, in seq order (not those whose push was refused). */
   private requeue(ks: KeyState, entries: LiveEntry[]): void {
-    for (const le of entries) le.state = 'buffered';
-    this.retries += entries.length;
-    ks.buffer = ks.buffer && ks.buffer.length > 0 ? entries.concat(ks.buffer) : entries;
+    const again: LiveEntry[] = [];
+    for (const le of entries) {
+      if (le.discarded) {
+        this.live.delete(le.seq);
+        continue;
+      }
+      le.state = 'buffered';
+      again.push(le);
+    }
+    this.retries += again.length;
+    ks.buffer = ks.buffer && ks.buffer.length > 0 ? again.concat(ks.buffer) : again;
   }
 
   private backoff(ks: KeyState): void {
@@ -900,6 +1072,8 @@ export class DeliveryQueue<T = unknown> {
   private evict(ks: KeyState): void {
     const buf = ks.buffer;
     if (ks.inflight > 0 || ks.reading || !buf || buf.length === 0) return;
+    // Entries not written yet cannot be read back: the key keeps its buffer.
+    if (buf.some((le) => !le.stored)) return;
     for (const le of buf) this.live.delete(le.seq);
     ks.unfetched += buf.length;
     ks.fetchedSeq = Math.min(ks.fetchedSeq, buf[0].seq - 1);
@@ -930,33 +1104,45 @@ export class DeliveryQueue<T = unknown> {
     this.armRetryTimer();
   }
 
-  /** The entry is done (acknowledged or dead-lettered): delete it with the next write. */
+  /**
+   * The entry is done (acknowledged or dead-lettered): delete it with the next write; one whose push is
+   * still waiting is never written; one being written is deleted after.
+   */
   private remove(le: LiveEntry): void {
     this.live.delete(le.seq);
-    this.deleting.add(le.seq);
-    this.pendingDeletes.push({ seq: le.seq, ks: le.ks, size: le.size, sent: true });
-    this.unwritten++;
-    this.scheduleWork();
+    const p = le.push;
+    if (le.stored) {
+      this.deleting.add(le.seq);
+      this.pendingDeletes.push({ seq: le.seq, ks: le.ks, size: le.size, sent: true });
+      this.unwritten++;
+      this.scheduleWork();
+    } else if (p && !p.writing) {
+      le.push = p.live = undefined;
+      this.pendingPushes.splice(this.pendingPushes.indexOf(p), 1);
+      this.pendingPushBytes -= p.size;
+      p.resolve();
+      this.maybeForget(le.ks);
+    } else if (p) {
+      p.doneWhileWriting = true;
+      this.unwritten++;
+    }
   }
 
   private poison(le: LiveEntry, error: Error): void {
     this.poisoned++;
+    if (le.body === undefined) le.body = parseOr(le.json);
     const letter: DeadLetter = {
       key: le.ks.key,
       seq: le.seq,
-      body: le.body === undefined ? le.json : le.body,
+      body: le.body,
       error: error.message || String(error),
       at: new Date().toISOString(),
       attempts: le.ks.attempts,
     };
     this.pendingDead.push(JSON.stringify(letter));
     this.remove(le);
-    const entry: QueueEntry<T> = {
-      key: le.ks.key,
-      seq: le.seq,
-      body: le.body as T,
-      attempts: le.ks.attempts,
-    };
+    this.scheduleWork();
+    const entry = new DeliveryEntry<T>(le, le.ks.attempts);
     this.callback(() => this.options.onPoison?.(entry, error));
   }
 
@@ -973,6 +1159,7 @@ export class DeliveryQueue<T = unknown> {
     if (
       ks.count === 0 &&
       ks.unfetched === 0 &&
+      ks.backlog === 0 &&
       ks.inflight === 0 &&
       !ks.fetching &&
       !ks.inRing &&
@@ -1008,6 +1195,15 @@ export class DeliveryQueue<T = unknown> {
     } catch {
       // the owner's bug, not the queue's
     }
+  }
+}
+
+/** The parsed JSON, or the text itself when it is not JSON (a damaged entry). */
+function parseOr(json: string): unknown {
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return json;
   }
 }
 

@@ -5,12 +5,14 @@
  *   if (warning) node.warn(warning);            // LevelDB could not load: memory only
  *   connection.on('connected', () => queue.start());
  *   connection.on('disconnected', () => queue.pause());
- *   await queue.push(devEUI, document);         // resolves once written; done(err) on rejection
+ *   await queue.push(devEUI, document);         // resolves once written (or delivered first); done(err) on rejection
  *   await queue.close();                        // node close; queue.destroy() when the node is removed
  *
  * `deliver(entry)` resolves to ack(), retryable(err) or permanent(err). Entries of one key go in push
  * order, keys round-robin; at most `maxInflight` deliveries (plus acknowledged entries whose delete is
- * not yet written) are outstanding, so a crash sends at most that many again.
+ * not yet written) are outstanding, so a crash sends at most that many again. While the platform is
+ * connected and keeping up, entries go out from memory as they are pushed, and one acknowledged within
+ * `writeBehindMs` (50 ms) is never written: the disk is for what the platform has not taken yet.
  */
 export { DeliveryQueue, MAX_INFLIGHT_LIMIT, type CloseOptions, type EngineOptions } from './delivery-queue';
 export { QueueClosedError, QueueFullError } from './errors';

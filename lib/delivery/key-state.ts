@@ -1,16 +1,46 @@
 import type { DeliveryResult } from './types';
 
-/** An entry read from the store and held in memory: waiting in its key's buffer, in flight, or held after a failure. */
+/** A push waiting to be written (and resolved). */
+export interface PendingPush {
+  readonly key: string;
+  readonly json: string;
+  readonly size: number;
+  /** Given when the queue is open (at the push, or at opening for earlier pushes); -1 before. */
+  seq: number;
+  /** Date.now() at the push. */
+  readonly at: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  /** Its entry, when it was taken into memory at the push (the key had nothing waiting on disk). */
+  live: LiveEntry | undefined;
+  /** In the write under way. */
+  writing: boolean;
+  /** Its entry was delivered (or dead-lettered) during that write: delete it once written. */
+  doneWhileWriting: boolean;
+}
+
+/**
+ * An entry held in memory: waiting in its key's buffer, in flight, or held after a failure. Read from
+ * the store, or taken at the push (then delivered before it is written when the platform is fast:
+ * an entry delivered before its write never reaches the disk).
+ */
 export interface LiveEntry {
   readonly seq: number;
   readonly ks: KeyState;
   readonly size: number;
-  /** The stored JSON, kept for the dead letter. */
+  /** The stored JSON: what the platform client usually sends as it is. */
   readonly json: string;
-  readonly body: unknown;
+  /** `json` parsed, once someone needs it (undefined until then). */
+  body: unknown;
   state: 'buffered' | 'inflight' | 'held';
   /** Outcome of a delivery settled while its key was failing, applied once the key's flight is over. */
   outcome: DeliveryResult | undefined;
+  /** In the store. False while its push waits to be written, and for good if that write failed. */
+  stored: boolean;
+  /** The push whose write is pending, while it is. */
+  push: PendingPush | undefined;
+  /** Its push was refused or dropped while it was in flight: not to be sent again. */
+  discarded: boolean;
 }
 
 /**
@@ -25,6 +55,8 @@ export interface KeyState {
   bytes: number;
   /** Committed entries above `fetchedSeq`. */
   unfetched: number;
+  /** Pushes waiting to be written that are not in memory: they will be read from the store. */
+  backlog: number;
   fetchedSeq: number;
   buffer: LiveEntry[] | null;
   inflight: number;
@@ -51,6 +83,7 @@ export function newKeyState(key: string): KeyState {
     count: 0,
     bytes: 0,
     unfetched: 0,
+    backlog: 0,
     fetchedSeq: -1,
     buffer: null,
     inflight: 0,

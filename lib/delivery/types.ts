@@ -25,7 +25,10 @@ export function permanent(error: Error): DeliveryResult {
 export interface QueueEntry<T = unknown> {
   /** The ordering key (the device id): entries of one key are delivered in push order. */
   readonly key: string;
+  /** The body, parsed from `json` when first read. */
   readonly body: T;
+  /** The body as stored: JSON text, ready to send without serialising it again. */
+  readonly json: string;
   /** Position in the queue; unique within one store, increasing with push order. */
   readonly seq: number;
   /** Consecutive failed attempts of this key before this one (0 when the key is healthy). */

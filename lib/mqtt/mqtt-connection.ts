@@ -25,6 +25,9 @@ export interface MqttConnectionOptions {
 
 type MessageHandler = (topic: string, payload: Buffer) => void;
 
+const MQTTJS_DEBUG = /mqttjs/.test(process.env.DEBUG ?? '');
+function noLog(): void {}
+
 export class NotConnectedError extends Error {
   constructor() {
     super('not connected');
@@ -71,6 +74,8 @@ export class MqttConnection extends EventEmitter {
       protocolVersion: 4,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt.js logs through \`debug\` ~20 times a message, allocating every time even when disabled.
+      log: MQTTJS_DEBUG ? undefined : noLog,
       ...(tls as mqtt.IClientOptions),
     };
     const client = mqtt.connect(url, connectOptions);
@@ -93,6 +98,19 @@ export class MqttConnection extends EventEmitter {
     });
     client.on('message', (topic, payload) => {
       if (this.client === client) this.dispatch(topic, payload);
+    });
+    // mqtt.js answers each QoS 1 message in a tick of its own, one socket write (a system call) per
+    // PUBACK: holding the socket corked until the event loop's next turn sends them all in one.
+    let corked = false;
+    client.on('packetreceive', () => {
+      const stream = client.stream;
+      if (corked || !stream || typeof stream.cork !== 'function') return;
+      corked = true;
+      stream.cork();
+      setImmediate(() => {
+        corked = false;
+        stream.uncork();
+      });
     });
     client.on('error', (err) => {
       if (this.client !== client) return;
@@ -202,15 +220,39 @@ export class MqttConnection extends EventEmitter {
   }
 }
 
-/** MQTT topic filter matching, with `+`, `#` and `$share/<group>/` prefixes. */
+/** MQTT topic filter matching, with `+`, `#` and `$share/<group>/` prefixes. Allocates nothing (runs per message). */
 export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter;
-  const fl = f.split('/');
-  const tl = topic.split('/');
-  for (let i = 0; i < fl.length; i++) {
-    if (fl[i] === '#') return true;
-    if (i >= tl.length) return false;
-    if (fl[i] !== '+' && fl[i] !== tl[i]) return false;
+  let f = 0;
+  if (filter.startsWith('$share/')) {
+    const group = filter.indexOf('/', 7);
+    f = group < 0 ? filter.length : group + 1;
   }
-  return fl.length === tl.length;
+  let t = 0;
+  for (;;) {
+    let fEnd = filter.indexOf('/', f);
+    if (fEnd < 0) fEnd = filter.length;
+    const fLength = fEnd - f;
+    if (fLength === 1 && filter.charCodeAt(f) === 35 /* # */) return true;
+    if (t > topic.length) return false;
+    let tEnd = topic.indexOf('/', t);
+    if (tEnd < 0) tEnd = topic.length;
+    const plus = fLength === 1 && filter.charCodeAt(f) === 43; /* + */
+    if (!plus && !sameLevel(filter, f, fLength, topic, t, tEnd - t)) return false;
+    if (fEnd === filter.length) return tEnd === topic.length;
+    f = fEnd + 1;
+    t = tEnd + 1;
+  }
+}
+
+function sameLevel(
+  a: string,
+  aStart: number,
+  aLength: number,
+  b: string,
+  bStart: number,
+  bLength: number,
+): boolean {
+  if (aLength !== bLength) return false;
+  for (let i = 0; i < aLength; i++) if (a.charCodeAt(aStart + i) !== b.charCodeAt(bStart + i)) return false;
+  return true;
 }

@@ -79,7 +79,9 @@ function typeFromFields(b: Record<string, unknown>): DocumentType | undefined {
  * Turns any accepted form (typed JSON, untyped JSON, XML-derived object, root-less) into typed JSON
  * with its root key, validates it, and describes it. Throws DocumentError with a clear reason.
  */
-export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}): NormalisedDocument {
+const NO_OPTIONS: NormaliseOptions = {};
+
+export function normaliseDocument(raw: unknown, options: NormaliseOptions = NO_OPTIONS): NormalisedDocument {
   let detected = detectDocument(raw);
   if (!detected && isPlainObject(raw) && options.devEUIHint) {
     // IoT Flow's sendRawDecodedFormat sends only the decoder's output: the topic names the device.
@@ -95,17 +97,23 @@ export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}):
   }
   const { type } = detected;
   const rawBody = detected.body;
-  const body = typeFields(rawBody);
+  let body = typeFields(rawBody);
   if (body.DevEUI === undefined && options.devEUIHint && !TYPES_WITHOUT_DEVEUI.has(type)) {
+    if (body === rawBody) body = copyFields(rawBody);
     body.DevEUI = options.devEUIHint;
   }
   validate(type, body);
-  if (typeof body.DevEUI === 'string') body.DevEUI = body.DevEUI.toUpperCase();
-  const now = options.now ?? (() => new Date());
+  if (typeof body.DevEUI === 'string') {
+    const upper = body.DevEUI.toUpperCase();
+    if (upper !== body.DevEUI) {
+      if (body === rawBody) body = copyFields(rawBody);
+      body.DevEUI = upper;
+    }
+  }
   const info: DocumentInfo = {
     type,
     connectivity: connectivityOf(type, body),
-    time: typeof body.Time === 'string' ? body.Time : now().toISOString(),
+    time: typeof body.Time === 'string' ? body.Time : (options.now?.() ?? new Date()).toISOString(),
   };
   if (typeof body.DevEUI === 'string') info.devEUI = body.DevEUI;
   if (typeof body.FPort === 'number') info.fPort = body.FPort;
@@ -114,34 +122,68 @@ export function normaliseDocument(raw: unknown, options: NormaliseOptions = {}):
   return { document: { [type]: body }, body, info, rawBody };
 }
 
+/**
+ * The body with typed fields. Returns `obj` itself when nothing needs converting (the common case: a
+ * document typed already, or one `uplink in` normalised), so a second pass costs no copy.
+ */
 function typeFields(obj: Record<string, unknown>): DocumentBody {
-  const out: DocumentBody = {};
-  // A JSON key "__proto__" must stay data: assigning it would replace the body's prototype.
-  const set = (key: string, value: unknown) =>
-    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-  for (const [key, value] of Object.entries(obj)) {
-    if (
-      typeof value === 'string' &&
-      NUMERIC_FIELDS.has(key) &&
-      value.length <= MAX_NUMBER_TEXT &&
-      NUMBER_RE.test(value.trim())
-    ) {
-      set(key, Number(value.trim()));
-    } else if (NESTED_RADIO.has(key) && Array.isArray(value)) {
-      set(
-        key,
-        value.map((v) => (isPlainObject(v) ? typeFields(v) : v)),
-      );
-    } else if (NESTED_RADIO.has(key) && isPlainObject(value)) {
-      set(
-        key,
-        key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value),
-      );
-    } else {
-      set(key, value);
+  // Only plain JSON objects are reused: another prototype could bring a toJSON of its own.
+  const reusable = Object.getPrototypeOf(obj) === Object.prototype;
+  let out: DocumentBody | undefined;
+  // for-in rather than Object.keys: no array per body (this runs twice per uplink).
+  for (const key in obj) {
+    if (!hasOwn(obj, key)) continue;
+    const value = obj[key];
+    const typed = typedValue(key, value);
+    if (out === undefined) {
+      if (typed === value && reusable) continue;
+      out = {};
+      for (const earlier in obj) {
+        if (earlier === key) break;
+        if (hasOwn(obj, earlier)) setData(out, earlier, obj[earlier]);
+      }
     }
+    setData(out, key, typed);
   }
+  return out ?? (reusable ? obj : {});
+}
+
+const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnProperty.call(obj, key);
+
+function typedValue(key: string, value: unknown): unknown {
+  if (typeof value === 'string') {
+    return NUMERIC_FIELDS.has(key) && value.length <= MAX_NUMBER_TEXT && NUMBER_RE.test(value.trim())
+      ? Number(value.trim())
+      : value;
+  }
+  if (!NESTED_RADIO.has(key)) return value;
+  if (Array.isArray(value)) {
+    let changed = false;
+    const typed = value.map((v) => {
+      const t = isPlainObject(v) ? typeFields(v) : v;
+      if (t !== v) changed = true;
+      return t;
+    });
+    return changed ? typed : value;
+  }
+  if (isPlainObject(value)) {
+    return key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value);
+  }
+  return value;
+}
+
+/** A copy of the body's own fields, to change without touching the original. */
+function copyFields(obj: Record<string, unknown>): DocumentBody {
+  const out: DocumentBody = {};
+  for (const key of Object.keys(obj)) setData(out, key, obj[key]);
   return out;
+}
+
+/** A JSON key "__proto__" must stay data: assigning it would replace the object's prototype. */
+function setData(out: DocumentBody, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  } else out[key] = value;
 }
 
 function validate(type: DocumentType, body: DocumentBody): void {

@@ -17,17 +17,39 @@ export function subscriptionFilter(pattern: string, sharedGroup?: string): strin
 
 /** Reads the DevEUI out of a topic that matched a pattern holding `{DevEUI}`, if it does. */
 export function devEUIFromTopic(pattern: string, topic: string): string | undefined {
+  return devEUIReader(pattern)(topic);
+}
+
+const DEVEUI_HEX = /^[0-9a-fA-F]{16}$/;
+
+/**
+ * `devEUIFromTopic` for one pattern, prepared once: reading a topic then splits nothing (it runs for
+ * every uplink).
+ */
+export function devEUIReader(pattern: string): (topic: string) => string | undefined {
   const levels = pattern.split('/');
-  const actual = topic.split('/');
-  if (levels.length !== actual.length) return undefined;
-  for (let i = 0; i < levels.length; i++) {
-    const at = levels[i].indexOf('{DevEUI}');
-    if (at < 0) continue;
-    const suffix = levels[i].slice(at + '{DevEUI}'.length);
-    const value = actual[i].slice(at, actual[i].length - suffix.length);
-    return /^[0-9a-fA-F]{16}$/.test(value) ? value.toUpperCase() : undefined;
-  }
-  return undefined;
+  const index = levels.findIndex((level) => level.includes('{DevEUI}'));
+  if (index < 0) return () => undefined;
+  const at = levels[index].indexOf('{DevEUI}');
+  const suffixLength = levels[index].length - at - '{DevEUI}'.length;
+  return (topic) => {
+    let start = 0;
+    for (let i = 0; i < index; i++) {
+      start = topic.indexOf('/', start) + 1;
+      if (start === 0) return undefined;
+    }
+    let end = topic.indexOf('/', start);
+    if (end < 0) end = topic.length;
+    if (countLevels(topic) !== levels.length) return undefined;
+    const value = topic.slice(start + at, end - suffixLength);
+    return DEVEUI_HEX.test(value) ? value.toUpperCase() : undefined;
+  };
+}
+
+function countLevels(topic: string): number {
+  let n = 1;
+  for (let i = topic.indexOf('/'); i >= 0; i = topic.indexOf('/', i + 1)) n++;
+  return n;
 }
 
 /** Fills a topic pattern from a document body; a placeholder may be a dotted path (`{CustomerData.name}`). */

@@ -92,7 +92,7 @@ export class WmwClient extends EventEmitter implements PlatformClient<WmwBody> {
 
   async deliver(entry: QueueEntry<WmwBody>): Promise<DeliveryResult> {
     try {
-      await this.mqtt.publish(this.uplink, JSON.stringify(entry.body), 1);
+      await this.mqtt.publish(this.uplink, entry.json, 1);
       return ack();
     } catch (err) {
       return retryable(err as Error);

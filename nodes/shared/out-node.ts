@@ -61,12 +61,13 @@ export function registerOutNode<T>(RED: NodeAPI, spec: OutNodeSpec<T>): void {
         return done(new Error(RED._('thingpark-common.errors.invalid-document', { error: reason })));
       }
       if (body === undefined) return done();
-      const size = Buffer.byteLength(JSON.stringify(body));
+      const json = JSON.stringify(body);
+      const size = Buffer.byteLength(json);
       if (size > maxBytes) {
         return done(new Error(RED._('thingpark-common.errors.too-large', { size, max: maxBytes })));
       }
       const key = doc.info.devEUI ?? msg.topic?.toString() ?? doc.info.type;
-      connection.enqueue(key, body).then(
+      connection.enqueueJson(key, json).then(
         () => done(),
         (err: unknown) =>
           done(

@@ -129,6 +129,12 @@ export class PlatformConnection<T> {
     this.scheduleStatus();
   }
 
+  /** `enqueue` of a body already serialised with `JSON.stringify`. */
+  async enqueueJson(key: string, json: string): Promise<void> {
+    await this.queue.pushJson(key, json);
+    this.scheduleStatus();
+  }
+
   addDownlinkListener(user: Node, listener: DownlinkListener): void {
     this.downlinkListeners.set(user.id, listener);
     this.registry.register(user);

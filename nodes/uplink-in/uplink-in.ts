@@ -3,7 +3,7 @@ import { DocumentError, DOCUMENT_TYPES } from '../../lib/thingpark/document-type
 import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
 import { parseDocumentText } from '../../lib/thingpark/parse';
 import { checkTunnelRequest } from '../../lib/thingpark/token';
-import { devEUIFromTopic } from '../../lib/thingpark/topics';
+import { devEUIReader } from '../../lib/thingpark/topics';
 import type { NetworkNode } from '../network/network';
 import { chosenTypes } from '../shared/out-node';
 import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';
@@ -75,10 +75,11 @@ module.exports = function (RED: NodeAPI) {
     if (network.mode === 'http') {
       startHttp(node, network, config, emit, refuse, showStatus);
     } else {
+      const devEUIOf = devEUIReader(network.uplinkTopic);
       const onMessage = (topic: string, payload: Buffer) => {
         const text = payload.toString('utf8');
         try {
-          const hint = devEUIFromTopic(network.uplinkTopic, topic);
+          const hint = devEUIOf(topic);
           emit(normaliseDocument(parseDocumentText(text), { devEUIHint: hint }), false);
         } catch (err) {
           refuse();

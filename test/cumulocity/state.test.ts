@@ -215,7 +215,13 @@ describe('cumulocity state: JSON files, child registry, operation store', () => 
 
     it('a delivery while stopped is retried later; a bad document is refused for good', async () => {
       const client = new CumulocityClient({ host: 'h', tenantId: 't', username: 'u', gatewayId: 'gw' });
-      const entry = (body: Record<string, unknown>) => ({ key: DEVEUI, body, seq: 1, attempts: 0 });
+      const entry = (body: Record<string, unknown>) => ({
+        key: DEVEUI,
+        body,
+        json: JSON.stringify(body),
+        seq: 1,
+        attempts: 0,
+      });
       assert.equal((await client.deliver(entry(loraUplink()))).kind, 'retryable');
       assert.equal(
         (await client.deliver(entry({ DevEUI_alarm: { DevEUI: DEVEUI, ID: 4, State: 9 } }))).kind,

@@ -266,4 +266,28 @@ describe('ThingPark documents: parse and normalise', () => {
     assert.equal(body.FPort, undefined, 'FPort is not inherited');
     assert.ok(Object.prototype.hasOwnProperty.call(body, '__proto__'));
   });
+
+  it('never changes the document it is given, and copies nothing when the document is typed already', () => {
+    const raw = JSON.parse(UNTYPED_UPLINK.replace('0018B20000000B20', '0018b20000000b20')) as {
+      DevEUI_uplink: Record<string, unknown>;
+    };
+    const before = JSON.stringify(raw);
+    const first = normaliseDocument(raw);
+    assert.equal(JSON.stringify(raw), before, 'the untyped input is left as it came (token check)');
+    assert.equal(first.rawBody, raw.DevEUI_uplink);
+    assert.equal(first.body.DevEUI, '0018B20000000B20');
+    assert.equal(first.body.FCntUp, 1174);
+
+    // What uplink in emits goes through the out node's normalise again: the same body, not a copy.
+    const second = normaliseDocument(first.document);
+    assert.equal(second.body, first.body);
+    assert.deepEqual(second.document, first.document);
+    assert.deepEqual(second.info, first.info);
+
+    // A root-less typed document given its DevEUI by the topic is completed on a copy.
+    const rootless = { FPort: 2, FCntUp: 7, payload_hex: '00' };
+    const hinted = normaliseDocument(rootless, { devEUIHint: '0018b20000000b21' });
+    assert.equal(hinted.body.DevEUI, '0018B20000000B21');
+    assert.deepEqual(rootless, { FPort: 2, FCntUp: 7, payload_hex: '00' });
+  });
 });
