@@ -152,10 +152,12 @@ const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnPro
 
 function typedValue(key: string, value: unknown): unknown {
   if (typeof value === 'string') {
+    // `+ 0` turns "-0" into 0: JSON has no negative zero, and the document must survive a round trip.
     return NUMERIC_FIELDS.has(key) && value.length <= MAX_NUMBER_TEXT && NUMBER_RE.test(value.trim())
-      ? Number(value.trim())
+      ? Number(value.trim()) + 0
       : value;
   }
+  if (typeof value === 'number') return value + 0;
   if (!NESTED_RADIO.has(key)) return value;
   if (Array.isArray(value)) {
     let changed = false;
