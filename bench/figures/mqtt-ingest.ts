@@ -1,5 +1,5 @@
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
-import { ENTERPRISE, oursMqttFlow } from '../lib/flows';
+import { ENTERPRISE, coreMqttRelayFlow, oursMqttFlow } from '../lib/flows';
 import {
   closedLoop,
   devEUIs,
@@ -19,6 +19,12 @@ import { collectProfile, eachRun, pct, profileArgs, waitEndToEnd } from './commo
  * documents with QoS 1 to that broker, straight to the subscriber.
  */
 
+type Side = 'ours' | 'raw' | 'core';
+
+/** Where each side's uplinks are published; the core relay forwards its own to CORE_RELAY_TOPIC. */
+const PREFIX: Record<Side, string> = { ours: 'mqtt/things', raw: 'raw/things', core: 'core/things' };
+const CORE_RELAY_TOPIC = 'uplink_core_relay';
+
 interface Result {
   rate: number;
   p50: number;
@@ -32,7 +38,7 @@ interface Result {
 
 export const mqttIngest: Figure = {
   id: 'mqtt',
-  title: '2. MQTT ingest (IoT Flow mode) → platform broker, ours vs raw mqtt client',
+  title: '2. MQTT ingest (IoT Flow mode) → platform broker, ours vs raw mqtt client and core relay',
   async run(ctx: BenchContext): Promise<FigureResult> {
     const { config } = ctx;
     const metrics = new MetricSet();
@@ -52,15 +58,28 @@ export const mqttIngest: Figure = {
             nodeArgs: profileArgs(ctx, `mqtt-ours-run${run}`),
           }),
         );
-        await red.start();
+        const coreRed = own(
+          new NodeRed({
+            name: 'core-mqtt-relay',
+            flows: coreMqttRelayFlow(broker.port, `${PREFIX.core}/+/uplink`, CORE_RELAY_TOPIC),
+            withPackage: false,
+          }),
+        );
+        await Promise.all([red.start(), coreRed.start()]);
         const pub = await publisher(broker.url);
         try {
-          const measure = async (side: 'ours' | 'raw'): Promise<Result> => {
-            const prefix = side === 'ours' ? 'mqtt/things' : 'raw/things';
+          const measure = async (side: Side): Promise<Result> => {
+            const prefix = PREFIX[side];
+            const proc = side === 'core' ? coreRed : red;
+            const measured = side !== 'raw';
             const tracker = new Tracker();
             const sub = await subscriber(
               broker.url,
-              side === 'ours' ? `uplink_${ENTERPRISE}` : `${prefix}/+/uplink`,
+              side === 'ours'
+                ? `uplink_${ENTERPRISE}`
+                : side === 'core'
+                  ? CORE_RELAY_TOPIC
+                  : `${prefix}/+/uplink`,
               (fCnt, at) => tracker.delivered(fCnt, at),
             );
             const send = (seq: number) => {
@@ -69,15 +88,15 @@ export const mqttIngest: Figure = {
               return publishQos1(pub, `${prefix}/${dev}/uplink`, doc);
             };
             try {
-              await waitEndToEnd(tracker, send, `${side} MQTT ingest`, red);
+              await waitEndToEnd(tracker, send, `${side} MQTT ingest`, proc);
               const loop = { concurrency: config.window, window: config.window };
               await closedLoop(tracker, send, { ...loop, ms: config.warmupS * 1000 });
-              const cpu0 = red.cpuMs();
-              const meter = red.threadMeter();
+              const cpu0 = proc.cpuMs();
+              const meter = proc.threadMeter();
               const t0 = now();
               await closedLoop(tracker, send, { ...loop, ms: config.durationS * 1000 });
               const t1 = now();
-              const cpu1 = red.cpuMs();
+              const cpu1 = proc.cpuMs();
               const thread = meter.read();
               await tracker.settle(10000);
               const rate = tracker.deliveryRate(t0, t1);
@@ -88,17 +107,17 @@ export const mqttIngest: Figure = {
                 p99: lat.p99,
                 lost: lat.lost,
                 duplicates: tracker.duplicates,
-                cpuUsPerUplink:
-                  side === 'ours' ? ((cpu1 - cpu0) * 1000) / ((rate * (t1 - t0)) / 1000) : undefined,
-                mainThreadBusy: side === 'ours' ? thread.busy : undefined,
-                mainThreadStarved: side === 'ours' ? thread.starved : undefined,
+                cpuUsPerUplink: measured ? ((cpu1 - cpu0) * 1000) / ((rate * (t1 - t0)) / 1000) : undefined,
+                mainThreadBusy: measured ? thread.busy : undefined,
+                mainThreadStarved: measured ? thread.starved : undefined,
               };
             } finally {
               await sub.endAsync(true);
             }
           };
-          const order: Array<'ours' | 'raw'> = run % 2 ? ['ours', 'raw'] : ['raw', 'ours'];
-          const result: Partial<Record<'ours' | 'raw', Result>> = {};
+          const sides: Side[] = ['ours', 'raw', 'core'];
+          const order = sides.map((_, i) => sides[(i + run) % sides.length]);
+          const result: Partial<Record<Side, Result>> = {};
           for (const side of order) {
             result[side] = await measure(side);
             const r = result[side]!;
@@ -112,12 +131,17 @@ export const mqttIngest: Figure = {
           }
           const ours = result.ours!;
           const raw = result.raw!;
+          const core = result.core!;
           metrics.add('ours: uplinks/s sustained', '/s', ours.rate);
           metrics.add('raw mqtt client: messages/s', '/s', raw.rate);
           metrics.add('ours / raw throughput', '×', ours.rate / raw.rate, { goal: { op: '>=', value: 0.5 } });
           metrics.add('ours: latency p50', 'ms', ours.p50, { digits: 1 });
           metrics.add('ours: latency p99', 'ms', ours.p99, { digits: 1 });
           metrics.add('ours: Node-RED CPU per uplink', 'µs', ours.cpuUsPerUplink!);
+          metrics.add('core relay (mqtt in → mqtt out): messages/s', '/s', core.rate);
+          metrics.add('core relay / raw throughput', '×', core.rate / raw.rate);
+          metrics.add('ours / core relay throughput', '×', ours.rate / core.rate);
+          metrics.add('core relay: Node-RED CPU per message', 'µs', core.cpuUsPerUplink!);
           runs.push({ run, order, ...result });
         } finally {
           await pub.endAsync(true);
@@ -131,7 +155,9 @@ export const mqttIngest: Figure = {
       notes: [
         ...notes,
         `closed loop: at most ${config.window} QoS 1 publishes undelivered; the full sample uplink (~590 B); ` +
-          `one broker for IoT Flow and the platform; publisher and subscriber in the bench process for both sides`,
+          `one broker for IoT Flow and the platform; publisher and subscriber in the bench process for every side; ` +
+          `core relay = Node-RED core nodes only (mqtt in, JSON, → mqtt out, QoS 1), no validation and no queue: ` +
+          `the cost of any Node-RED flow on the way`,
       ],
       details: { runs, profiles },
     };

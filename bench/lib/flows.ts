@@ -213,6 +213,57 @@ export function coreHttpFlow(brokerPort: number): Flow {
   ];
 }
 
+/**
+ * Figure 2's reference: Node-RED's own MQTT relay, core nodes only: `mqtt in` (QoS 1, JSON parsed)
+ * → `mqtt out` (QoS 1) to `topic`, no validation and no queue. What any Node-RED flow costs on the way.
+ */
+export function coreMqttRelayFlow(brokerPort: number, filter: string, topic: string): Flow {
+  return [
+    tab('r', 'bench core mqtt relay'),
+    {
+      id: 'relay-broker',
+      type: 'mqtt-broker',
+      name: 'relay',
+      broker: '127.0.0.1',
+      port: String(brokerPort),
+      clientid: `bench-relay-${brokerPort}-${Math.random().toString(16).slice(2, 8)}`,
+      autoConnect: true,
+      usetls: false,
+      protocolVersion: '4',
+      keepalive: '60',
+      cleansession: true,
+      autoUnsubscribe: true,
+      birthTopic: '',
+      closeTopic: '',
+      willTopic: '',
+    },
+    {
+      id: 'relay-in',
+      z: 'r',
+      type: 'mqtt in',
+      topic: filter,
+      qos: '1',
+      datatype: 'json',
+      broker: 'relay-broker',
+      nl: false,
+      rap: true,
+      rh: 0,
+      inputs: 0,
+      wires: [['relay-out']],
+    },
+    {
+      id: 'relay-out',
+      z: 'r',
+      type: 'mqtt out',
+      topic,
+      qos: '1',
+      retain: 'false',
+      broker: 'relay-broker',
+      wires: [],
+    },
+  ];
+}
+
 /** Figures 2 and 3: `uplink in` (IoT Flow MQTT) → `wmw out`, with the stats endpoint. */
 export function oursMqttFlow(feedPort: number, platformPort: number, bufferMax = 100000): Flow {
   return [

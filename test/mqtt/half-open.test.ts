@@ -83,4 +83,39 @@ describe('MQTT connection: half-open links', function () {
       await conn.stop();
     }
   });
+
+  it('fails each publish the broker never acknowledges actionTimeoutMs after that publish began', async () => {
+    const conn = new MqttConnection({
+      url: `mqtt://127.0.0.1:${proxy.port}`,
+      clientId: 'publish-timeout-test',
+      keepalive: 30,
+      actionTimeoutMs: 400,
+    });
+    conn.on('error', () => undefined);
+    conn.start();
+    try {
+      const end = Date.now() + 5000;
+      while (conn.state !== 'connected' && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(conn.state, 'connected');
+      await conn.publish('timeout/ok', 'acknowledged', 1);
+      proxy.silent = true;
+      const t0 = Date.now();
+      const outcomes = await Promise.allSettled([
+        conn.publish('timeout/lost', 'a', 1),
+        new Promise((r) => setTimeout(r, 150)).then(() => conn.publish('timeout/lost', 'b', 1)),
+      ]);
+      const waited = Date.now() - t0;
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'rejected' ? (o.reason as Error).message : 'ok')),
+        ['no acknowledgement within 400 ms', 'no acknowledgement within 400 ms'],
+      );
+      assert.ok(
+        waited >= 540 && waited < 2000,
+        `the later publish timed out ${waited} ms after the first began`,
+      );
+    } finally {
+      proxy.silent = false;
+      await conn.stop();
+    }
+  });
 });
