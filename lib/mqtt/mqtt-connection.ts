@@ -21,6 +21,12 @@ export interface MqttConnectionOptions {
   /** How long a QoS 1 publish may wait for its PUBACK. */
   actionTimeoutMs?: number;
   backoff?: BackoffOptions;
+  /**
+   * Hold the socket's writes until the event loop's next turn whenever a packet arrives, so the
+   * PUBACKs of the messages received in one turn leave in one write. For a connection that mostly
+   * receives (it delays its own publishes by up to a turn too).
+   */
+  batchAcks?: boolean;
 }
 
 type MessageHandler = (topic: string, payload: Buffer) => void;
@@ -102,16 +108,17 @@ export class MqttConnection extends EventEmitter {
     // mqtt.js answers each QoS 1 message in a tick of its own, one socket write (a system call) per
     // PUBACK: holding the socket corked until the event loop's next turn sends them all in one.
     let corked = false;
-    client.on('packetreceive', () => {
-      const stream = client.stream;
-      if (corked || !stream || typeof stream.cork !== 'function') return;
-      corked = true;
-      stream.cork();
-      setImmediate(() => {
-        corked = false;
-        stream.uncork();
+    if (this.options.batchAcks)
+      client.on('packetreceive', () => {
+        const stream = client.stream;
+        if (corked || !stream || typeof stream.cork !== 'function') return;
+        corked = true;
+        stream.cork();
+        setImmediate(() => {
+          corked = false;
+          stream.uncork();
+        });
       });
-    });
     client.on('error', (err) => {
       if (this.client !== client) return;
       this.lastError = err;

@@ -122,6 +122,7 @@ module.exports = function (RED: NodeAPI) {
         username: env(creds.username) || undefined,
         password: env(creds.password) || undefined,
         tls: tlsOptionsFrom(RED, config.tls),
+        batchAcks: true,
       });
       node.mqtt = connection;
       connection.on('state', (state: ConnectionState) => {
