@@ -8,6 +8,7 @@ import { AlwaysOnTestServer } from '../helpers/alwayson-server';
 import { hasMosquitto, Mosquitto } from '../helpers/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { consoleDebug, placed } from './red-process';
+import { filesUnder, leakFinder } from './leaks';
 
 /** The configured secrets of the ThingWorx and Cumulocity connections: none may appear anywhere the package writes. */
 const SECRETS = {
@@ -20,34 +21,7 @@ const SECRETS = {
 const CREDENTIAL_SECRET = 'hostile-platform-credential-secret-4c2a';
 const ENV_NAME = 'HOSTILE_C8Y_PASS';
 
-/** The forms a secret could be written in: as is, URL-encoded, base64, hex. */
-function forms(secret: string): string[] {
-  const bytes = Buffer.from(secret, 'utf8');
-  return [
-    secret,
-    encodeURIComponent(secret),
-    bytes.toString('base64').replace(/=+$/, ''),
-    bytes.toString('hex'),
-  ];
-}
-
-/** Every secret form found in a text or bytes, as "name (form)". */
-function leaks(content: string | Buffer): string[] {
-  const text = Buffer.isBuffer(content) ? content.toString('latin1') : content;
-  const found: string[] = [];
-  for (const [name, secret] of Object.entries(SECRETS)) {
-    for (const form of forms(secret)) if (text.includes(form)) found.push(`${name} (${form})`);
-  }
-  return found;
-}
-
-function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : filesUnder(full);
-    return entry.isFile() ? [full] : [];
-  });
-}
+const leaks = leakFinder(SECRETS);
 
 const DEV = '70B3D5E75E0053D7';
 const CHILD = DEV.toLowerCase();

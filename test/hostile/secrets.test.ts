@@ -10,6 +10,7 @@ import { tunnelQueryFor } from '../../lib/thingpark/token';
 import { hasMosquitto, Mosquitto } from '../helpers/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { consoleDebug, placed } from './red-process';
+import { filesUnder, leakFinder } from './leaks';
 
 /** The configured secrets: none may appear anywhere the package writes. */
 const SECRETS = {
@@ -21,34 +22,7 @@ const SECRETS = {
 };
 const CREDENTIAL_SECRET = 'hostile-credential-secret-0b8e';
 
-/** The forms a secret could be written in: as is, URL-encoded, base64, hex. */
-function forms(secret: string): string[] {
-  const bytes = Buffer.from(secret, 'utf8');
-  return [
-    secret,
-    encodeURIComponent(secret),
-    bytes.toString('base64').replace(/=+$/, ''),
-    bytes.toString('hex'),
-  ];
-}
-
-/** Every secret form found in a text or bytes, as "name (form)". */
-function leaks(content: string | Buffer): string[] {
-  const text = Buffer.isBuffer(content) ? content.toString('latin1') : content;
-  const found: string[] = [];
-  for (const [name, secret] of Object.entries(SECRETS)) {
-    for (const form of forms(secret)) if (text.includes(form)) found.push(`${name} (${form})`);
-  }
-  return found;
-}
-
-function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : filesUnder(full);
-    return entry.isFile() ? [full] : [];
-  });
-}
+const leaks = leakFinder(SECRETS);
 
 const DEV = '70B3D5E75E0053C1';
 const ENTERPRISE = 'sec';
