@@ -1,3 +1,4 @@
+import { FaultRelay } from '../../test/faults/relay';
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
 import { ENTERPRISE, WMW_ID, oursMqttFlow } from '../lib/flows';
 import { devEUIs, fCntOf, now, publisher, sleep, uplinkBody, type DocShape } from '../lib/load';
@@ -39,10 +40,15 @@ export const outage: Figure = {
         await feed.start();
         const platform = own(new Broker());
         await platform.reserve();
+        // Node-RED reaches the platform through a relay that refuses it until the drain's subscriber
+        // has subscribed: what it publishes before that would be discarded by the broker, unseen.
+        const gate = await new FaultRelay(platform.port).start();
+        gate.accepting = false;
+        own({ dispose: () => gate.stop() });
         const red = own(
           new NodeRed({
             name: 'ours-outage',
-            flows: [...oursMqttFlow(feed.port, platform.port, n + 10000), ...memProbe('t')],
+            flows: [...oursMqttFlow(feed.port, gate.port, n + 10000), ...memProbe('t')],
             settings: MEM_SETTINGS,
             nodeArgs: profileArgs(ctx, `outage-run${run}`),
           }),
@@ -132,6 +138,7 @@ export const outage: Figure = {
               lastAt = t;
             }
           });
+          gate.accepting = true;
           resetPeakRss(red.pid);
           const cpu0 = red.cpuMs();
           const dmeter = red.threadMeter();
