@@ -116,7 +116,7 @@ export function normaliseDocument(raw: unknown, options: NormaliseOptions = NO_O
     time: typeof body.Time === 'string' ? body.Time : (options.now?.() ?? new Date()).toISOString(),
   };
   if (typeof body.DevEUI === 'string') info.devEUI = body.DevEUI;
-  if (typeof body.FPort === 'number') info.fPort = body.FPort;
+  if (typeof body.FPort === 'number') info.fPort = body.FPort + 0; // never -0: JSON has no negative zero
   if (typeof body.CorrelationID === 'string' && body.CorrelationID !== '')
     info.correlationId = body.CorrelationID;
   return { document: { [type]: body }, body, info, rawBody };
@@ -136,7 +136,7 @@ function typeFields(obj: Record<string, unknown>): DocumentBody {
     const value = obj[key];
     const typed = typedValue(key, value);
     if (out === undefined) {
-      if (typed === value && reusable) continue;
+      if (Object.is(typed, value) && reusable) continue; // Object.is: -0 becomes 0
       out = {};
       for (const earlier in obj) {
         if (earlier === key) break;
