@@ -2,7 +2,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { repoRoot } from '../test/helpers/paths';
+import { repoRoot } from '../testkit/paths';
 import { figures } from './figures/index';
 import type { ChartPoint } from './figures/http-ingest';
 import { readConfig } from './lib/config';

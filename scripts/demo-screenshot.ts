@@ -5,7 +5,7 @@
  */
 import { spawn } from 'child_process';
 import * as path from 'path';
-import { freePort } from '../test/helpers/broker';
+import { freePort } from '../testkit/broker';
 import { launchChromium } from '../test/helpers/chromium';
 
 const root = path.resolve(__dirname, '..', '..');

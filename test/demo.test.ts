@@ -2,8 +2,8 @@ import { strict as assert } from 'assert';
 import { spawn, type ChildProcess } from 'child_process';
 import * as path from 'path';
 import WebSocket from 'ws';
-import { freePort } from './helpers/broker';
-import { repoRoot } from './helpers/paths';
+import { freePort } from '../testkit/broker';
+import { repoRoot } from '../testkit/paths';
 
 interface DebugMessage {
   id: string;

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { repoRoot } from './helpers/paths';
+import { repoRoot } from '../testkit/paths';
 
 // A node's editor HTML that loads a missing resource stops the whole editor from loading (Node-RED
 // waits for every <script src> of a node set), so each one must exist and be published.

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { coreNode, helper, nextMessage, servingHttpNodes, type NodeModule } from './helpers/node-red';
-import { repoRoot } from './helpers/paths';
+import { repoRoot } from '../testkit/paths';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
   'node-red': { nodes: Record<string, string> };

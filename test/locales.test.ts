@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { repoRoot } from './helpers/paths';
+import { repoRoot } from '../testkit/paths';
 
 // Translations under locales/<lang>/ against the English reference in locales/en-US/, and the message keys
 // that the editor HTML and the runtime code use against the English catalogs.

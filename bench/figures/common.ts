@@ -5,7 +5,7 @@ import { formatProfile, summariseProfile, type ProfileSummary } from '../lib/pro
 import type { NodeRed } from '../lib/procs';
 import { now, sleep, type Tracker } from '../lib/load';
 import { STATS_PATH } from '../lib/flows';
-import { repoRoot } from '../../test/helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 /** node flags that make a Node-RED process write a CPU profile into bench/results/profiles/ on exit. */
 export function profileArgs(ctx: BenchContext, name: string): string[] {

@@ -1,4 +1,4 @@
-import { FaultRelay } from '../../test/faults/relay';
+import { FaultRelay } from '../../testkit/fault-relay';
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
 import { ENTERPRISE, WMW_ID, oursMqttFlow } from '../lib/flows';
 import { devEUIs, fCntOf, now, publisher, sleep, uplinkBody, type DocShape } from '../lib/load';

@@ -9,12 +9,12 @@ import {
   type InfoTable,
   type RequestMessage,
 } from '../../lib/thingworx';
-import { AlwaysOnTestServer } from '../../test/helpers/alwayson-server';
+import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { devEUIs } from './load';
 import { cpuMsOf, stopChild, ThreadMeter, track } from './procs';
 
 /*
- * Our strict AlwaysOn test server (test/helpers/alwayson-server.ts) in a process of its own, so its CPU
+ * Our strict AlwaysOn test server (testkit/alwayson-server.ts) in a process of its own, so its CPU
  * is neither Node-RED's nor the load generator's: `AlwaysOnProcess` forks this very file, which starts
  * the server with N Things of our template and reports over IPC what a benchmark needs: each uplink it
  * stored (the FCntUp of its uplinkData, with the time it was stored), how many Things are bound, and
@@ -26,7 +26,7 @@ import { cpuMsOf, stopChild, ThreadMeter, track } from './procs';
 export const APP_KEY = 'bench-thingworx-app-key';
 export const TEMPLATE = 'ThingParkDeviceTemplate';
 
-/** The template as thingworx/ThingParkDeviceTemplate.xml defines it. */
+/** The template as resources/thingworx/ThingParkDeviceTemplate.xml defines it. */
 const TEMPLATE_PROPERTIES = {
   uplinkData: 'JSON',
   downlink: 'JSON',

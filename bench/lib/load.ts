@@ -4,7 +4,7 @@ import * as mqtt from 'mqtt';
 import type { DocumentBody } from '../../lib/thingpark/document-types';
 import { thingparkTime } from '../../lib/thingpark/downlink';
 import { tunnelQueryFor } from '../../lib/thingpark/token';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { percentiles, type Percentiles } from './stats';
 
 /*

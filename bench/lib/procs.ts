@@ -3,13 +3,13 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort, hasMosquitto } from '../../test/helpers/broker';
-import { repoRoot } from '../../test/helpers/paths';
+import { freePort, hasMosquitto } from '../../testkit/broker';
+import { repoRoot } from '../../testkit/paths';
 
 /*
  * The processes a benchmark starts: Node-RED (from the dev dependencies, this package symlinked into a
  * user directory of its own, as test/helpers/node-red-process.ts does, plus what a benchmark needs:
- * the pid, node flags, RSS and CPU readings) and mosquitto (as test/helpers/broker.ts, with the
+ * the pid, node flags, RSS and CPU readings) and mosquitto (as testkit/broker.ts, with the
  * broker's queue limits raised so the broker is never what limits a figure). Every child and temp
  * directory is registered here and removed when the bench process exits, however it exits.
  */

@@ -304,7 +304,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       if (this.properties && !this.properties.has(UPLINK_PROPERTY)) {
         throw new ProvisioningError(
           'template-properties',
-          `ThingTemplate ${this.templateName} has no ${UPLINK_PROPERTY} property: import thingworx/ThingParkDeviceTemplate.xml or add a remote JSON property ${UPLINK_PROPERTY}`,
+          `ThingTemplate ${this.templateName} has no ${UPLINK_PROPERTY} property: import resources/thingworx/ThingParkDeviceTemplate.xml or add a remote JSON property ${UPLINK_PROPERTY}`,
           undefined,
           { retryable: false },
         );
@@ -347,7 +347,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     if (e.step === 'template-missing' || (creating && e.code === MessageCode.FORBIDDEN)) {
       return new ProvisioningError(
         e.step,
-        `ThingTemplate ${this.templateName} is missing and could not be created (${e.message}): import thingworx/ThingParkDeviceTemplate.xml, or let the application key's user create ThingTemplates`,
+        `ThingTemplate ${this.templateName} is missing and could not be created (${e.message}): import resources/thingworx/ThingParkDeviceTemplate.xml, or let the application key's user create ThingTemplates`,
         e,
         { retryable: false, code: e.code },
       );

@@ -3,10 +3,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM, launchChromium } from '../helpers/chromium';
-import { AlwaysOnTestServer } from '../helpers/alwayson-server';
-import { freePort } from '../helpers/broker';
+import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
+import { freePort } from '../../testkit/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 const artifacts = path.join(repoRoot, 'test', 'artifacts');
 const examplesDir = path.join(repoRoot, 'examples');

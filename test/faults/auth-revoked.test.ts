@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { hasMosquitto } from '../helpers/broker';
+import { hasMosquitto } from '../../testkit/broker';
 import { assertNothingLost } from './checks';
 import { debugLines, noteRefusals, waitUntil } from './rig';
 import { FaultStage } from './stage';

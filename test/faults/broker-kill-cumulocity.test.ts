@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { hasMosquitto } from '../helpers/broker';
+import { hasMosquitto } from '../../testkit/broker';
 import { assertMemoryBack, assertNothingLost } from './checks';
 import { FaultStage } from './stage';
 import { devEUIs } from './traffic';

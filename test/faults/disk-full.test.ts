@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ack, openQueue } from '../../lib/delivery';
-import { hasMosquitto } from '../helpers/broker';
+import { hasMosquitto } from '../../testkit/broker';
 import { assertNothingLost } from './checks';
 import { debugLines, noteRefusals } from './rig';
 import { FaultStage } from './stage';

@@ -1,5 +1,5 @@
 import WebSocket from 'ws';
-import { freePort } from '../helpers/broker';
+import { freePort } from '../../testkit/broker';
 import type { NodeRedProcess } from '../helpers/node-red-process';
 
 /**

@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { hasMosquitto } from '../helpers/broker';
+import { hasMosquitto } from '../../testkit/broker';
 import { assertOrderAndDuplicates } from './checks';
 import { faultSeed, faultTimes, noteRefusals, seededRandom } from './rig';
 import { FaultStage } from './stage';

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'child_process';
-import type { Mosquitto } from '../helpers/broker';
+import type { Mosquitto } from '../../testkit/broker';
 import type { NodeRedProcess } from '../helpers/node-red-process';
 import { consoleDebug, placed } from '../hostile/red-process';
 import type { Ledger } from './ledger';

@@ -11,7 +11,7 @@
  *   SOAK_FAULT_S   seconds between faults (default: a sixth of the run, at most 60)
  *   FAULT_SEED     replays a run's fault choices
  */
-import { hasMosquitto } from '../helpers/broker';
+import { hasMosquitto } from '../../testkit/broker';
 import { assertNothingLost, mb, type Memory } from './checks';
 import { faultSeed, noteRefusals, seededRandom } from './rig';
 import { FaultStage } from './stage';

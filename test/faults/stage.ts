@@ -1,9 +1,9 @@
-import { Mosquitto } from '../helpers/broker';
+import { Mosquitto } from '../../testkit/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { answers, rss } from '../hostile/red-process';
 import { Ledger } from './ledger';
 import { collectGarbage, startInspectable } from './inspector';
-import { FaultRelay } from './relay';
+import { FaultRelay } from '../../testkit/fault-relay';
 import {
   AS_ID,
   AS_KEY,

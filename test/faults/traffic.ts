@@ -1,6 +1,6 @@
 import * as mqtt from 'mqtt';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
-import { postTunnelDocument, type TunnelTarget } from '../../lib/simulator/uplink-poster';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
+import { postTunnelDocument, type TunnelTarget } from '../../testkit/simulator/uplink-poster';
 import type { Ledger } from './ledger';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { freePort } from './broker';
-import { repoRoot } from './paths';
+import { freePort } from '../../testkit/broker';
+import { repoRoot } from '../../testkit/paths';
 
 /**
  * A real Node-RED in its own process (from the dev dependencies) with this package installed in a

@@ -1,7 +1,7 @@
 import type { Express } from 'express';
 import * as fs from 'fs';
 import * as path from 'path';
-import { repoRoot } from './paths';
+import { repoRoot } from '../../testkit/paths';
 
 // node-red-node-test-helper has no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

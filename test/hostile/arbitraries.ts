@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { sampleDownlinkSent, sampleUplink } from '../../lib/simulator/sample-documents';
+import { sampleDownlinkSent, sampleUplink } from '../../testkit/simulator/sample-documents';
 import type { DocumentType } from '../../lib/thingpark/document-types';
 
 /**

@@ -1,8 +1,8 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import * as fs from 'fs';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
-import { postTunnelDocument } from '../../lib/simulator/uplink-poster';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
+import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
 import { thingparkTime } from '../../lib/thingpark/downlink';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { deepArray, DEV, documentCase, targetedCase } from './arbitraries';

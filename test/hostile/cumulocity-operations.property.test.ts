@@ -11,9 +11,9 @@ import {
   toDownlinkRequest,
   type ParsedOperations,
 } from '../../lib/cumulocity/operations';
-import { hasMosquitto, Mosquitto } from '../helpers/broker';
+import { hasMosquitto, Mosquitto } from '../../testkit/broker';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 import { preview } from './arbitraries';
 import {
   JSON_CHILDREN,

@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as mqtt from 'mqtt';
 import * as os from 'os';
 import * as path from 'path';
-import { hasMosquitto, Mosquitto } from '../helpers/broker';
+import { hasMosquitto, Mosquitto } from '../../testkit/broker';
 import { collect, helper, servingHttpNodes, waitFor } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 const cumulocityNode = require(nodeFile('cumulocity'));

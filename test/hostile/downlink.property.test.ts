@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { FakeLrc } from '../../lib/simulator/fake-lrc';
+import { FakeLrc } from '../../testkit/simulator/fake-lrc';
 import { DocumentError } from '../../lib/thingpark/document-types';
 import {
   downlinkDocument,

@@ -2,7 +2,7 @@ import { strict as assert } from 'assert';
 import * as http from 'http';
 import * as net from 'net';
 import { gzipSync } from 'zlib';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { thingparkTime } from '../../lib/thingpark/downlink';
 import { tunnelQueryFor } from '../../lib/thingpark/token';
 import { helper, networkNode, servingHttpNodes, uplinkInNode, waitFor } from '../helpers/node-red';

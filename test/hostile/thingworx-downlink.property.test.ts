@@ -28,9 +28,9 @@ import {
 } from '../../lib/thingworx';
 import { devEuiOfThing, DOWNLINK_PROPERTIES, parseDownlinkWrite } from '../../lib/thingworx/thing-mapping';
 import type { DownlinkRequest } from '../../lib/thingpark/downlink';
-import { AlwaysOnTestServer } from '../helpers/alwayson-server';
+import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 import { arbitraries, message } from '../thingworx/arbitraries';
 import { DEV, DOWNLINK_BODIES, downlinkTree, jsonText, preview } from './arbitraries';
 

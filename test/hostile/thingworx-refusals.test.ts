@@ -2,11 +2,11 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { BaseType, MessageCode, parseJsonValue, type RequestMessage } from '../../lib/thingworx';
-import { AlwaysOnTestServer } from '../helpers/alwayson-server';
+import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { collect, helper, servingHttpNodes, waitFor } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 const thingworxNode = require(nodeFile('thingworx'));

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
-import { postTunnelDocument } from '../../lib/simulator/uplink-poster';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
+import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { DocumentError } from '../../lib/thingpark/document-types';
 import { thingparkTime } from '../../lib/thingpark/downlink';
 import { normaliseDocument } from '../../lib/thingpark/normalise';

@@ -4,12 +4,12 @@ import * as fs from 'fs';
 import * as mqtt from 'mqtt';
 import * as os from 'os';
 import * as path from 'path';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { DocumentError } from '../../lib/thingpark/document-types';
 import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
 import { parseDocumentText } from '../../lib/thingpark/parse';
 import { devEUIFromTopic } from '../../lib/thingpark/topics';
-import { hasMosquitto, Mosquitto } from '../helpers/broker';
+import { hasMosquitto, Mosquitto } from '../../testkit/broker';
 import { helper, networkNode, servingHttpNodes, uplinkInNode, waitFor } from '../helpers/node-red';
 import { DEV, documentCase, preview, targetedCase, type TextCase } from './arbitraries';
 

@@ -6,9 +6,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { DocumentError } from '../../lib/thingpark/document-types';
 import { downlinkDocument, parseDownlink } from '../../lib/thingpark/downlink';
-import { hasMosquitto, Mosquitto } from '../helpers/broker';
+import { hasMosquitto, Mosquitto } from '../../testkit/broker';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 import { DEV, downlinkTree, jsonText, preview } from './arbitraries';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);

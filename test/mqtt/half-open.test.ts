@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import * as net from 'net';
 import { MqttConnection } from '../../lib/mqtt/mqtt-connection';
-import { Mosquitto } from '../helpers/broker';
+import { Mosquitto } from '../../testkit/broker';
 
 /** A TCP relay that can go silent: the sockets stay open but nothing passes (a half-open link). */
 class BlackHoleProxy {

@@ -3,13 +3,13 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { FakeLrc } from '../../lib/simulator/fake-lrc';
-import { AlwaysOnTestServer } from '../helpers/alwayson-server';
-import { freePort, Mosquitto } from '../helpers/broker';
+import { FakeLrc } from '../../testkit/simulator/fake-lrc';
+import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
+import { freePort, Mosquitto } from '../../testkit/broker';
 import { makeTestCerts, type TestCerts } from '../helpers/certs';
 import { coreNode, helper, networkNode, runtimePackage, servingHttpNodes } from '../helpers/node-red';
 import { NodeRedProcess } from '../helpers/node-red-process';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 const wmwNode = require(nodeFile('wmw'));

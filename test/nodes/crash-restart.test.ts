@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import * as mqtt from 'mqtt';
-import { Mosquitto, freePort } from '../helpers/broker';
+import { Mosquitto, freePort } from '../../testkit/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 
 const DEVICES = ['70B3D5E75E000011', '70B3D5E75E000012', '70B3D5E75E000013', '70B3D5E75E000014'];

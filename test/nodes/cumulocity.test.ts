@@ -3,8 +3,8 @@ import * as fs from 'fs';
 import * as mqtt from 'mqtt';
 import * as os from 'os';
 import * as path from 'path';
-import { FakeLrc } from '../../lib/simulator/fake-lrc';
-import { Mosquitto } from '../helpers/broker';
+import { FakeLrc } from '../../testkit/simulator/fake-lrc';
+import { Mosquitto } from '../../testkit/broker';
 import { makeTestCerts, type TestCerts } from '../helpers/certs';
 import {
   collect,
@@ -16,7 +16,7 @@ import {
   uplinkInNode,
   waitFor,
 } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 import { CHILD, CHILD_TOPIC, DEVEUI, TIME, loraUplink } from '../cumulocity/fixtures';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);

@@ -1,9 +1,9 @@
 import { strict as assert } from 'assert';
 import * as mqtt from 'mqtt';
-import { FakeLrc } from '../../lib/simulator/fake-lrc';
-import { postTunnelDocument } from '../../lib/simulator/uplink-poster';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
-import { Mosquitto } from '../helpers/broker';
+import { FakeLrc } from '../../testkit/simulator/fake-lrc';
+import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
+import { Mosquitto } from '../../testkit/broker';
 import {
   collect,
   coreNode,

@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { Mosquitto } from '../helpers/broker';
+import { Mosquitto } from '../../testkit/broker';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 const modules = () =>

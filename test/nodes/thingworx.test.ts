@@ -3,8 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { XMLParser } from 'fast-xml-parser';
-import { FakeLrc } from '../../lib/simulator/fake-lrc';
-import { sampleDownlinkSent, sampleUplink } from '../../lib/simulator/sample-documents';
+import { FakeLrc } from '../../testkit/simulator/fake-lrc';
+import { sampleDownlinkSent, sampleUplink } from '../../testkit/simulator/sample-documents';
 import {
   BaseType,
   EntityType,
@@ -16,7 +16,7 @@ import {
   type RequestMessage,
 } from '../../lib/thingworx';
 import { DEFAULT_TEMPLATE } from '../../lib/thingworx/thing-mapping';
-import { AlwaysOnTestServer, makeTestCertificate } from '../helpers/alwayson-server';
+import { AlwaysOnTestServer, makeTestCertificate } from '../../testkit/alwayson-server';
 import {
   collect,
   downlinkOutNode,
@@ -26,7 +26,7 @@ import {
   servingHttpNodes,
   waitFor,
 } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 const thingworxNode = require(nodeFile('thingworx'));
@@ -218,8 +218,11 @@ describe('ThingWorx: thingworx out, provisioning and downlinks, against the stri
     payload: { DevEUI_uplink: { ...sampleUplink(dev, fCntUp), Time: TIME, ...extra } },
   });
 
-  it('ships an importable template: thingworx/ThingParkDeviceTemplate.xml, remote JSON uplinkData, downlink and downlinkStatus', () => {
-    const xml = fs.readFileSync(path.join(repoRoot, 'thingworx', 'ThingParkDeviceTemplate.xml'), 'utf8');
+  it('ships an importable template: resources/thingworx/ThingParkDeviceTemplate.xml, remote JSON uplinkData, downlink and downlinkStatus', () => {
+    const xml = fs.readFileSync(
+      path.join(repoRoot, 'resources', 'thingworx', 'ThingParkDeviceTemplate.xml'),
+      'utf8',
+    );
     const list = (v: unknown) => (Array.isArray(v) ? v : v === undefined || v === '' ? [] : [v]);
     const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(xml);
     const tpl = doc.Entities.ThingTemplates.ThingTemplate;

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
-import { postTunnelDocument } from '../../lib/simulator/uplink-poster';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
+import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { thingparkTime } from '../../lib/thingpark/downlink';
 import { tunnelQueryFor } from '../../lib/thingpark/token';
 import {

@@ -3,9 +3,9 @@ import * as fs from 'fs';
 import * as mqtt from 'mqtt';
 import * as os from 'os';
 import * as path from 'path';
-import { FakeLrc } from '../../lib/simulator/fake-lrc';
-import { sampleUplink } from '../../lib/simulator/sample-documents';
-import { Mosquitto } from '../helpers/broker';
+import { FakeLrc } from '../../testkit/simulator/fake-lrc';
+import { sampleUplink } from '../../testkit/simulator/sample-documents';
+import { Mosquitto } from '../../testkit/broker';
 import { makeTestCerts, type TestCerts } from '../helpers/certs';
 import {
   collect,
@@ -17,7 +17,7 @@ import {
   servingHttpNodes,
   waitFor,
 } from '../helpers/node-red';
-import { repoRoot } from '../helpers/paths';
+import { repoRoot } from '../../testkit/paths';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 const wmwNode = require(nodeFile('wmw'));

@@ -3,7 +3,7 @@ import { DocumentError } from '../../lib/thingpark/document-types';
 import { downlinkDocument, lrcDownlinkQuery, parseDownlink } from '../../lib/thingpark/downlink';
 import { LrcClient, stripHtml } from '../../lib/thingpark/lrc-client';
 import { devEUIFromTopic, resolveTopic, subscriptionFilter } from '../../lib/thingpark/topics';
-import { FakeLrc } from '../../lib/simulator/fake-lrc';
+import { FakeLrc } from '../../testkit/simulator/fake-lrc';
 
 const DEV = '0018B20000000B20';
 

@@ -8,7 +8,7 @@ import {
   uplinkToken,
 } from '../../lib/thingpark/token';
 import { lrcDownlinkQuery, parseDownlink } from '../../lib/thingpark/downlink';
-import { readVectors } from '../helpers/paths';
+import { readVectors } from '../../testkit/paths';
 
 interface TokenVectors {
   uplink: Array<{

@@ -11,7 +11,7 @@ import {
   NO_SESSION,
   type AlwaysOnMessage,
 } from '../../lib/thingworx';
-import { AlwaysOnTestServer } from '../helpers/alwayson-server';
+import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 
 const KEY = 'server-test-key';
 

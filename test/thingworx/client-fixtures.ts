@@ -5,7 +5,7 @@ import {
   type AlwaysOnClientOptions,
   type PipePoolOptions,
 } from '../../lib/thingworx/client';
-import { AlwaysOnTestServer, type AlwaysOnServerOptions } from '../helpers/alwayson-server';
+import { AlwaysOnTestServer, type AlwaysOnServerOptions } from '../../testkit/alwayson-server';
 
 export const APP_KEY = '8f6b1c2e-test-app-key';
 export const TEMPLATE = 'ThingParkDevice';

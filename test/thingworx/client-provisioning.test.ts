@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import { BaseType, MessageCode } from '../../lib/thingworx';
 import { AlwaysOnClient, ProvisioningError, ThingProvisioner } from '../../lib/thingworx/client';
-import type { AlwaysOnTestServer } from '../helpers/alwayson-server';
+import type { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { devEuis, Fixture, TEMPLATE } from './client-fixtures';
 
 async function provisioningError(p: Promise<unknown>): Promise<ProvisioningError> {

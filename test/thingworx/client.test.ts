@@ -6,7 +6,7 @@ import {
   type ClientState,
   type PropertyWrite,
 } from '../../lib/thingworx/client';
-import { makeTestCertificate } from '../helpers/alwayson-server';
+import { makeTestCertificate } from '../../testkit/alwayson-server';
 import { APP_KEY, eventually, Fixture, sleep, TEMPLATE } from './client-fixtures';
 
 async function rejection(p: Promise<unknown>): Promise<AlwaysOnClientError> {

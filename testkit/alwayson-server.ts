@@ -28,7 +28,7 @@ import {
   type RequestMessage,
   type ResponseMessage,
   type TypedValue,
-} from '../../lib/thingworx';
+} from '../lib/thingworx';
 
 /**
  * A strict AlwaysOn server for tests, on `ws`, decoding with our codec. It checks what ThingWorx checks (and some

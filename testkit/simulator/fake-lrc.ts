@@ -1,6 +1,6 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
-import { sha256Hex, splitTunnelQuery } from '../thingpark/token';
+import { sha256Hex, splitTunnelQuery } from '../../lib/thingpark/token';
 import { sampleDownlinkSent } from './sample-documents';
 import { postTunnelDocument, type TunnelTarget } from './uplink-poster';
 
