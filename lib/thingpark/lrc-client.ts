@@ -28,13 +28,27 @@ export interface LrcClientOptions {
   url: string;
   asId: string;
   asKey: string;
-  /** Extra attempts after a network error or a 5xx answer. */
+  /**
+   * Extra attempts when the request surely did not reach ThingPark (DNS failure, connection refused,
+   * or closed before the request was written) or the answer says it was not taken (503, 429).
+   */
   retries?: number;
   retryDelayMs?: number;
   timeoutMs?: number;
   /** TLS options (CA, client certificate, verification) for an https LRC URL. */
   tls?: https.RequestOptions;
 }
+
+/** One attempt's outcome, and whether sending it again cannot queue the downlink twice. */
+interface Attempt {
+  result: LrcResult;
+  resendable: boolean;
+}
+
+/** Errors that happen before a connection exists: nothing can have reached ThingPark. */
+const NOT_CONNECTED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Answers that say the request was not taken: a proxy or the LRC turning it away before processing. */
+const NOT_TAKEN = new Set([429, 503]);
 
 /** Strips the HTML the LRC answers with, keeping its text. */
 export function stripHtml(body: string): string {
@@ -50,38 +64,69 @@ export function stripHtml(body: string): string {
 
 const QUEUED_RE = /Request queued by LRC/i;
 
-/** Sends downlinks to the ThingPark LRC over the Basic HTTPS connection. */
+/**
+ * Sends downlinks to the ThingPark LRC over the Basic HTTPS connection. Never sends a downlink twice:
+ * a timeout, a reset after the request was written or a 5xx other than 503 may follow a queued
+ * downlink, so they end as `error` and the flow decides.
+ */
 export class LrcClient {
-  constructor(private readonly options: LrcClientOptions) {}
+  /** The key form the LRC accepted last: ThingPark's guide hashes the lower-case text, some platforms the key as stored. */
+  private keyForms: string[];
+
+  constructor(private readonly options: LrcClientOptions) {
+    const lower = options.asKey.toLowerCase();
+    this.keyForms = lower === options.asKey ? [lower] : [lower, options.asKey];
+  }
 
   async send(request: DownlinkRequest): Promise<LrcResult> {
     const retries = this.options.retries ?? 2;
     let attempts = 0;
-    let last: LrcResult = { status: 'error', correlationId: request.correlationId, attempts };
-    while (attempts <= retries) {
-      if (attempts > 0) await delay((this.options.retryDelayMs ?? 500) * 2 ** (attempts - 1));
+    let resends = 0;
+    let keyIndex = 0;
+    for (;;) {
       attempts++;
-      last = await this.attempt(request, attempts);
-      const transient = last.status === 'error' && (last.httpStatus === undefined || last.httpStatus >= 500);
-      if (!transient) break;
+      const key = this.keyForms[keyIndex];
+      const { result, resendable } = await this.attempt(request, key, attempts);
+      if (result.status === 'queued') {
+        if (keyIndex > 0) this.keyForms = [key, ...this.keyForms.filter((k) => k !== key)];
+        return result;
+      }
+      // A refused token queued nothing: one more try with the other case of the key is safe.
+      if (isTokenRefusal(result) && keyIndex + 1 < this.keyForms.length) {
+        keyIndex++;
+        continue;
+      }
+      if (!resendable || resends >= retries) return result;
+      await delay((this.options.retryDelayMs ?? 500) * 2 ** resends);
+      resends++;
     }
-    return last;
   }
 
-  private async attempt(request: DownlinkRequest, attempts: number): Promise<LrcResult> {
-    const { query } = lrcDownlinkQuery(request, this.options.asId, this.options.asKey);
+  private async attempt(request: DownlinkRequest, asKey: string, attempts: number): Promise<Attempt> {
+    const { query } = lrcDownlinkQuery(request, this.options.asId, asKey);
     const sep = this.options.url.includes('?') ? '&' : '?';
     const base = { correlationId: request.correlationId, attempts };
+    let res: { status: number; body: string };
     try {
-      const res = await this.post(`${this.options.url}${sep}${query}`);
-      if (res.status === 200 && QUEUED_RE.test(res.body))
-        return { ...base, status: 'queued', httpStatus: 200 };
-      const reason = stripHtml(res.body) || `HTTP ${res.status}`;
-      return { ...base, status: res.status >= 500 ? 'error' : 'rejected', httpStatus: res.status, reason };
+      res = await this.post(`${this.options.url}${sep}${query}`);
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      return { ...base, status: 'error', reason: `LRC unreachable: ${e.code ?? e.message}` };
+      const e = err as NodeJS.ErrnoException & { requestWritten?: boolean };
+      const code = e.code ?? e.message;
+      if (!e.requestWritten || NOT_CONNECTED.has(code)) {
+        return { result: { ...base, status: 'error', reason: `LRC unreachable: ${code}` }, resendable: true };
+      }
+      const reason = `no answer from the LRC (${code}) after the request was sent: it may be queued, so it was not resent`;
+      return { result: { ...base, status: 'error', reason }, resendable: false };
     }
+    if (res.status === 200 && QUEUED_RE.test(res.body)) {
+      return { result: { ...base, status: 'queued', httpStatus: 200 }, resendable: false };
+    }
+    const reason = stripHtml(res.body) || `HTTP ${res.status}`;
+    const status = res.status >= 400 && res.status < 500 && res.status !== 429 ? 'rejected' : 'error';
+    return {
+      result: { ...base, status, httpStatus: res.status, reason },
+      resendable: NOT_TAKEN.has(res.status),
+    };
   }
 
   private post(url: string): Promise<{ status: number; body: string }> {
@@ -89,12 +134,16 @@ export class LrcClient {
     const lib = target.protocol === 'http:' ? http : https;
     const timeout = this.options.timeoutMs ?? 15000;
     return new Promise((resolve, reject) => {
+      let written = false;
       const req = lib.request(
         target,
         {
           ...(target.protocol === 'https:' ? this.options.tls : {}),
           method: 'POST',
           headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': 0 },
+          // A fresh connection each time: a kept-alive socket the server has closed would fail
+          // after the request was written, which cannot be told apart from a lost answer.
+          agent: false,
           timeout,
         },
         (res) => {
@@ -107,14 +156,22 @@ export class LrcClient {
           res.on('end', () =>
             resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
           );
-          res.on('error', reject);
+          res.on('error', (err) => reject(Object.assign(err, { requestWritten: true })));
         },
       );
+      req.on('finish', () => (written = true));
       req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-      req.on('error', reject);
+      req.on('error', (err) => reject(Object.assign(err, { requestWritten: written })));
       req.end();
     });
   }
+}
+
+/** The LRC refusing the Token (or its signature check), as opposed to the request's content. */
+function isTokenRefusal(result: LrcResult): boolean {
+  const status = result.httpStatus;
+  if (status === undefined || status < 400 || status >= 500) return false;
+  return status === 401 || status === 403 || /token|signature|security/i.test(result.reason ?? '');
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -134,8 +134,10 @@ module.exports = function (RED: NodeAPI) {
         return { status: 'queued', ...base, attempts: attempt };
       } catch (err) {
         lastError = err;
-        if (attempt < MQTT_ATTEMPTS)
-          await new Promise((r) => setTimeout(r, (err instanceof NotConnectedError ? 2000 : 500) * attempt));
+        // Only a publish that never left is sent again: one without its PUBACK may have reached IoT Flow.
+        if (!(err instanceof NotConnectedError))
+          return { status: 'error', ...base, reason: errorMessage(err), attempts: attempt };
+        if (attempt < MQTT_ATTEMPTS) await new Promise((r) => setTimeout(r, 2000 * attempt));
       }
     }
     return { status: 'error', ...base, reason: errorMessage(lastError), attempts: MQTT_ATTEMPTS };

@@ -75,6 +75,20 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
     );
   });
 
+  it('queues with the AS key pasted in upper case, as ThingPark displays it (one request)', async () => {
+    const hex = 'c72c6f867b150b1210acda5f3cdfb449';
+    lrc.options.asKey = hex.toUpperCase();
+    await helper.load(modules(), flow(), { net: { asKey: hex.toUpperCase() } });
+    const result = nextMessage(helper.getNode('result'));
+    helper
+      .getNode('down')
+      .receive({ payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: '01' } } });
+    const payload = (await result).payload as Record<string, unknown>;
+    assert.equal(payload.status, 'queued');
+    assert.equal(payload.attempts, 1);
+    assert.equal(lrc.received.length, 1);
+  });
+
   it('reports a refused request (wrong key) as rejected, through Catch', async () => {
     await helper.load(modules(), flow(), { net: { asKey: 'wrong-key' } });
     const result = nextMessage(helper.getNode('result'));

@@ -133,15 +133,42 @@ describe('LRC client against a fake LRC that checks the Token', () => {
     assert.equal(lrc.received[0].query.get('Payload'), '0102');
   });
 
-  it('is refused with the stripped HTML reason when the key is wrong', async () => {
-    const result = await new LrcClient({ url: lrc.url, asId: 'as', asKey: 'the-as-key' }).send(request());
-    assert.equal(result.status, 'rejected');
-    assert.equal(result.httpStatus, 400);
-    assert.equal(result.reason, 'Security error: invalid Token');
-    assert.equal(result.attempts, 1, '4xx is not retried');
+  it('signs with the lower-cased key first: a key pasted in upper case is queued at once', async () => {
+    const hex = 'c72c6f867b150b1210acda5f3cdfb449';
+    lrc.options.asKey = hex.toUpperCase(); // ThingPark shows "C72C6F867B150B1210ACDA5F3CDFB449"
+    const client = new LrcClient({ url: lrc.url, asId: 'as', asKey: hex.toUpperCase() });
+    const result = await client.send(request());
+    assert.equal(result.status, 'queued');
+    assert.equal(result.attempts, 1);
   });
 
-  it('retries 5xx answers a bounded number of times', async () => {
+  it('retries once with the key as typed when the LRC refuses the lower-cased token, then remembers it', async () => {
+    // The 2016 sample of Actility's guide: a platform that hashes the key as stored, mixed case.
+    lrc.options.asKey = '46ab678cd45df4a4e4b375Eacd096acc';
+    lrc.options.hashKey = 'as-stored';
+    const client = new LrcClient({ url: lrc.url, asId: 'as', asKey: lrc.options.asKey });
+    const first = await client.send(request());
+    assert.equal(first.status, 'queued');
+    assert.equal(first.attempts, 2);
+    assert.deepEqual(
+      lrc.received.map((r) => r.accepted),
+      [false, true],
+    );
+    const second = await client.send(request());
+    assert.equal(second.attempts, 1, 'the accepted form goes first next time');
+    assert.equal(lrc.queued, 2);
+  });
+
+  it('a wrong key is refused after both forms, without further resends', async () => {
+    const result = await new LrcClient({ url: lrc.url, asId: 'as', asKey: 'Other-Key' }).send(request());
+    assert.equal(result.status, 'rejected');
+    assert.equal(result.httpStatus, 400);
+    assert.equal(result.reason, 'Security error: invalid Token', 'the HTML answer stripped');
+    assert.equal(result.attempts, 2);
+    assert.equal(lrc.queued, 0);
+  });
+
+  it('resends 503 answers (not taken) a bounded number of times', async () => {
     lrc.options.failNext = { count: 2, status: 503 };
     const result = await new LrcClient({ url: lrc.url, asId: 'as', asKey, retryDelayMs: 10 }).send(request());
     assert.equal(result.status, 'queued');
@@ -158,16 +185,51 @@ describe('LRC client against a fake LRC that checks the Token', () => {
     assert.equal(failed.attempts, 2);
   });
 
-  it('reports an unreachable LRC as an error after retries', async () => {
+  it('resends when the LRC was unreachable (connection refused): nothing reached ThingPark', async () => {
     const url = lrc.url;
     await lrc.stop();
     const result = await new LrcClient({ url, asId: 'as', asKey, retryDelayMs: 10, retries: 1 }).send(
       request(),
     );
     assert.equal(result.status, 'error');
+    assert.equal(result.attempts, 2);
     assert.match(result.reason!, /LRC unreachable: ECONNREFUSED/);
   });
 
+  it('does not resend after a timeout: the LRC queued it once and the flow gets an error', async function () {
+    lrc.options.hang = true;
+    const client = new LrcClient({ url: lrc.url, asId: 'as', asKey, retryDelayMs: 10, timeoutMs: 300 });
+    const result = await client.send(request());
+    assert.equal(result.status, 'error');
+    assert.equal(result.attempts, 1);
+    assert.match(result.reason!, /no answer from the LRC \(ETIMEDOUT\).*not resent/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(lrc.received.length, 1);
+    assert.equal(lrc.queued, 1, 'queued once, never twice');
+  });
+
+  it('does not resend after the connection closes once the request was written', async () => {
+    lrc.options.resetAfterQueue = true;
+    const result = await new LrcClient({ url: lrc.url, asId: 'as', asKey, retryDelayMs: 10 }).send(request());
+    assert.equal(result.status, 'error');
+    assert.equal(result.attempts, 1);
+    assert.match(result.reason!, /ECONNRESET|socket hang up/);
+    assert.equal(lrc.queued, 1);
+  });
+
+  it('does not resend a 500 or 502 answer (the LRC may have queued it), resends 503', async () => {
+    for (const status of [500, 502]) {
+      lrc.received.length = 0;
+      lrc.options.failNext = { count: 1, status };
+      const result = await new LrcClient({ url: lrc.url, asId: 'as', asKey, retryDelayMs: 10 }).send(
+        request(),
+      );
+      assert.equal(result.status, 'error');
+      assert.equal(result.httpStatus, status);
+      assert.equal(result.attempts, 1);
+      assert.equal(lrc.received.length, 1);
+    }
+  });
   it('strips tags and entities from HTML answers', () => {
     assert.equal(stripHtml('<html><body><h1>Error</h1>Bad &amp; wrong</body></html>'), 'Error Bad & wrong');
   });
