@@ -196,7 +196,8 @@ function jsonTextValue(text: string): unknown {
   return depthWithin(parsed, MAX_JSON_DEPTH) ? parsed : text;
 }
 
-function depthWithin(value: unknown, depth: number): boolean {
+/** Whether an object or array nests at most `depth` levels (stops early: safe on hostile or circular values). */
+export function depthWithin(value: unknown, depth: number): boolean {
   if (typeof value !== 'object' || value === null) return true;
   if (depth === 0) return false;
   for (const child of Object.values(value)) if (!depthWithin(child, depth - 1)) return false;

@@ -1,4 +1,10 @@
-import { parseDownlink, downlinkDocument, type DownlinkRequest } from '../../lib/thingpark/downlink';
+import {
+  downlinkDocument,
+  iotFlowDownlink,
+  parseDownlink,
+  thingparkTime,
+  type DownlinkRequest,
+} from '../../lib/thingpark/downlink';
 import { isPlainObject } from '../../lib/thingpark/normalise';
 import type { Connectivity } from '../../lib/thingpark/document-types';
 import type { LrcResult } from '../../lib/thingpark/lrc-client';
@@ -90,7 +96,7 @@ module.exports = function (RED: NodeAPI) {
               : undefined;
         request = parseDownlink(msg.payload, {
           connectivity: known,
-          allowDriverPayload: network.mode === 'mqtt',
+          target: network.mode === 'mqtt' ? 'iotflow' : 'lrc',
         });
       } catch (err) {
         return finish({ status: 'error', reason: errorMessage(err) });
@@ -124,7 +130,9 @@ module.exports = function (RED: NodeAPI) {
   }
 
   async function sendMqtt(network: NetworkNode, request: DownlinkRequest): Promise<DownlinkResult> {
-    const document = downlinkDocument(request);
+    // Time is part of what the flow gets back in msg.downlink: set it on the request itself.
+    request.time ??= thingparkTime(new Date());
+    const document = iotFlowDownlink(request);
     const topic = resolveTopic(network.downlinkTopic, document.DevEUI_downlink);
     const base = { DevEUI: request.devEUI, CorrelationID: request.correlationId };
     let lastError: unknown;

@@ -1,6 +1,12 @@
 import { strict as assert } from 'assert';
 import { DocumentError } from '../../lib/thingpark/document-types';
-import { downlinkDocument, lrcDownlinkQuery, parseDownlink } from '../../lib/thingpark/downlink';
+import {
+  downlinkDocument,
+  iotFlowDownlink,
+  lrcDownlinkQuery,
+  parseDownlink,
+} from '../../lib/thingpark/downlink';
+import { iotFlowRefusals } from '../../testkit/simulator/iot-flow-downlink';
 import { LrcClient, stripHtml } from '../../lib/thingpark/lrc-client';
 import { devEUIFromTopic, resolveTopic, subscriptionFilter } from '../../lib/thingpark/topics';
 import { FakeLrc } from '../../testkit/simulator/fake-lrc';
@@ -89,6 +95,127 @@ describe('downlink requests', () => {
       );
     });
   }
+});
+
+describe('IoT Flow MQTT downlinks as actility/tpx-iot-flow-doc documents them', () => {
+  const iotflow = (body: Record<string, unknown>) =>
+    parseDownlink({ DevEUI_downlink: body }, { target: 'iotflow' });
+  const published = (body: Record<string, unknown>, now = new Date('2019-07-10T13:38:46.882Z')) =>
+    iotFlowDownlink(iotflow(body), now);
+
+  it("publishes the documentation's minimal example with Time set, as IoT Flow takes it", () => {
+    const doc = published({
+      DevEUI: '0018B20000000B20',
+      FPort: 1,
+      payload_hex: '9e1c4852512000220020e3831071',
+    });
+    assert.equal(doc.DevEUI_downlink.Time, '2019-07-10T13:38:46.882+00:00');
+    assert.deepEqual(iotFlowRefusals(JSON.stringify(doc)), []);
+  });
+
+  it("passes through the documentation's optional fields (driver payload, DriverCfg, flags as text)", () => {
+    const body = {
+      Time: '2019-07-10T15:38:46.882+02:00',
+      DevEUI: '0018B20000000B20',
+      FPort: 1,
+      AS_ID: 'TWA_199983788.1972.AS',
+      payload: { DownMessageType: 'SET_PARAMETER', ParameterName: 'TRANSMIT_STRAT', AckToken: 1 },
+      Confirmed: '1',
+      ValidityTime: '2019-07-10T16:38:46.882+02:00',
+      FlushDownlinkQueue: '1',
+      DriverCfg: { app: { pId: 'abeeway', mId: 'asset-tracker', ver: '1' } },
+      CorrelationID: '0011223344556677',
+    };
+    const doc = published(body).DevEUI_downlink;
+    assert.deepEqual(doc, { ...body, Confirmed: 1, FlushDownlinkQueue: 1 });
+    assert.deepEqual(iotFlowRefusals(JSON.stringify({ DevEUI_downlink: doc })), []);
+  });
+
+  it('passes AFCntDn, FCntDn and RetryIneligibleGateways through, ValidityTime as seconds too', () => {
+    const doc = published({
+      DevEUI: DEV,
+      FPort: 224,
+      payload_hex: '01',
+      AFCntDn: '4294967295',
+      FCntDn: 12,
+      RetryIneligibleGateways: 0,
+      ValidityTime: '3600',
+    }).DevEUI_downlink;
+    assert.equal(doc.FPort, 224);
+    assert.equal(doc.AFCntDn, 4294967295);
+    assert.equal(doc.FCntDn, 12);
+    assert.equal(doc.RetryIneligibleGateways, 0);
+    assert.equal(doc.ValidityTime, 3600);
+    assert.deepEqual(iotFlowRefusals(JSON.stringify({ DevEUI_downlink: doc })), []);
+  });
+
+  const REFUSED: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['an empty payload_hex', { DevEUI: DEV, FPort: 1, payload_hex: '' }, /payload_hex is empty/],
+    [
+      'an unknown field',
+      { DevEUI: DEV, FPort: 1, payload_hex: '00', Priority: 'high' },
+      /unknown field "Priority"/,
+    ],
+    [
+      'a misspelt field',
+      { DevEUI: DEV, FPort: 1, payload_hex: '00', confirmed: 1 },
+      /unknown field "confirmed"/,
+    ],
+    ['AS_KEY', { DevEUI: DEV, FPort: 1, payload_hex: '00', AS_KEY: 'k' }, /AS_KEY is not sent/],
+    ['FPort 225', { DevEUI: DEV, FPort: 225, payload_hex: '00' }, /FPort must be an integer 1-224/],
+    ['FPort 0', { DevEUI: DEV, FPort: 0, payload_hex: '00' }, /FPort must be an integer 1-224/],
+    ['both payloads', { DevEUI: DEV, FPort: 1, payload_hex: '00', payload: { a: 1 } }, /cannot both/],
+    [
+      'a ValidityTime in words',
+      { DevEUI: DEV, FPort: 1, payload_hex: '00', ValidityTime: 'tomorrow' },
+      /ValidityTime/,
+    ],
+    [
+      'a date-only Time',
+      { DevEUI: DEV, FPort: 1, payload_hex: '00', Time: '2030-01-01' },
+      /Time must be an ISO/,
+    ],
+    ['AFCntDn over 32 bits', { DevEUI: DEV, FPort: 1, payload_hex: '00', AFCntDn: 4294967296 }, /AFCntDn/],
+    ['a DriverCfg that is no object', { DevEUI: DEV, FPort: 1, payload: {}, DriverCfg: 'abc' }, /DriverCfg/],
+  ];
+  for (const [what, body, reason] of REFUSED) {
+    it(`refuses ${what} with a clear error`, () => {
+      assert.throws(
+        () => iotflow(body),
+        (e: unknown) => e instanceof DocumentError && reason.test(e.message),
+      );
+    });
+  }
+
+  it('refuses over the LRC what only IoT Flow takes, and FPort 224', () => {
+    const lrc = (body: Record<string, unknown>) =>
+      parseDownlink({ DevEUI_downlink: body }, { target: 'lrc' });
+    assert.throws(
+      () => lrc({ DevEUI: DEV, FPort: 1, payload: { a: 1 } }),
+      /payload is only taken over an IoT Flow/,
+    );
+    assert.throws(
+      () => lrc({ DevEUI: DEV, FPort: 1, payload_hex: '00', DriverCfg: {} }),
+      /DriverCfg is only/,
+    );
+    assert.throws(
+      () => lrc({ DevEUI: DEV, FPort: 224, payload_hex: '00' }),
+      /FPort must be an integer 1-223/,
+    );
+    const q = lrcDownlinkQuery(
+      lrc({
+        DevEUI: DEV,
+        FPort: 1,
+        payload_hex: '00',
+        AFCntDn: 5,
+        RetryIneligibleGateways: 0,
+        ValidityTime: 60,
+      }),
+      'as',
+      'key',
+    );
+    assert.match(q.signed, /&AFCntDn=5&Payload=00&RetryIneligibleGateways=0&ValidityTime=60&AS_ID=as&/);
+  });
 });
 
 describe('IoT Flow topic patterns', () => {
