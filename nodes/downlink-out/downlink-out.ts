@@ -3,12 +3,12 @@ import {
   iotFlowDownlink,
   parseDownlink,
   thingparkTime,
+  isPlainObject,
+  resolveTopic,
   type DownlinkRequest,
-} from '../../lib/thingpark/downlink';
-import { isPlainObject } from '../../lib/thingpark/normalise';
-import type { Connectivity } from '../../lib/thingpark/document-types';
-import type { LrcResult } from '../../lib/thingpark/lrc-client';
-import { resolveTopic } from '../../lib/thingpark/topics';
+  type Connectivity,
+  type LrcResult,
+} from '../../lib/thingpark';
 import { NotConnectedError } from '../../lib/mqtt/mqtt-connection';
 import type { NetworkNode } from '../network/network';
 import { errorMessage, type DoneFn, type Node, type NodeAPI, type NodeDef, type SendFn } from '../shared/red';

@@ -1,9 +1,12 @@
 import type { Request, Response, NextFunction, Router } from 'express';
-import { DOCUMENT_TYPES } from '../../lib/thingpark/document-types';
-import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
-import { parseDocumentText } from '../../lib/thingpark/parse';
-import { checkTunnelDocument } from '../../lib/thingpark/tunnel-request';
-import { devEUIReader } from '../../lib/thingpark/topics';
+import {
+  DOCUMENT_TYPES,
+  normaliseDocument,
+  parseDocumentText,
+  checkTunnelDocument,
+  devEUIReader,
+  type NormalisedDocument,
+} from '../../lib/thingpark';
 import type { NetworkNode } from '../network/network';
 import { chosenTypes } from '../shared/out-node';
 import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { FakeLrc } from '../../testkit/simulator/fake-lrc';
-import { DocumentError } from '../../lib/thingpark/document-types';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
 import {
   downlinkDocument,
   iotFlowDownlink,
@@ -11,7 +11,7 @@ import {
   parseDownlink,
   type DownlinkRequest,
   type DownlinkTarget,
-} from '../../lib/thingpark/downlink';
+} from '../../lib/thingpark/mapping/downlink';
 import { iotFlowRefusals } from '../../testkit/simulator/iot-flow-downlink';
 import {
   collect,

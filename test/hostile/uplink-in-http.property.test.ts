@@ -2,12 +2,12 @@ import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
 import { sampleUplink } from '../../testkit/simulator/sample-documents';
-import { DocumentError } from '../../lib/thingpark/document-types';
-import { thingparkTime } from '../../lib/thingpark/downlink';
-import { normaliseDocument } from '../../lib/thingpark/normalise';
-import { parseDocumentText } from '../../lib/thingpark/parse';
-import { tunnelQueryFor } from '../../lib/thingpark/token';
-import { NO_ALARMS_OVER_HTTP } from '../../lib/thingpark/tunnel-request';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
+import { normaliseDocument } from '../../lib/thingpark/mapping/normalise';
+import { parseDocumentText } from '../../lib/thingpark/mapping/parse';
+import { tunnelQueryFor } from '../../lib/thingpark/mapping/token';
+import { NO_ALARMS_OVER_HTTP } from '../../lib/thingpark/mapping/tunnel-request';
 import { helper, networkNode, servingHttpNodes, uplinkInNode } from '../helpers/node-red';
 import {
   assertNotPolluted,

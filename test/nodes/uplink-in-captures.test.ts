@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
-import { thingparkTime } from '../../lib/thingpark/downlink';
-import { tunnelQueryFor } from '../../lib/thingpark/token';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
+import { tunnelQueryFor } from '../../lib/thingpark/mapping/token';
 import { readVectors } from '../../testkit/paths';
 import {
   collect,

@@ -1,8 +1,8 @@
 import { strict as assert } from 'assert';
 import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
 import { sampleUplink } from '../../testkit/simulator/sample-documents';
-import { thingparkTime } from '../../lib/thingpark/downlink';
-import { tunnelQueryFor } from '../../lib/thingpark/token';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
+import { tunnelQueryFor } from '../../lib/thingpark/mapping/token';
 import {
   collect,
   helper,

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
-import { DocumentError } from '../../lib/thingpark/document-types';
-import { normaliseDocument } from '../../lib/thingpark/normalise';
-import { parseDocumentText } from '../../lib/thingpark/parse';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
+import { normaliseDocument } from '../../lib/thingpark/mapping/normalise';
+import { parseDocumentText } from '../../lib/thingpark/mapping/parse';
 
 const normalise = (text: string, hint?: string) =>
   normaliseDocument(parseDocumentText(text), { devEUIHint: hint });

@@ -1,14 +1,14 @@
 import { strict as assert } from 'assert';
-import { DocumentError } from '../../lib/thingpark/document-types';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
 import {
   downlinkDocument,
   iotFlowDownlink,
   lrcDownlinkQuery,
   parseDownlink,
-} from '../../lib/thingpark/downlink';
+} from '../../lib/thingpark/mapping/downlink';
 import { iotFlowRefusals } from '../../testkit/simulator/iot-flow-downlink';
-import { LrcClient, stripHtml } from '../../lib/thingpark/lrc-client';
-import { devEUIFromTopic, resolveTopic, subscriptionFilter } from '../../lib/thingpark/topics';
+import { LrcClient, stripHtml } from '../../lib/thingpark/transport/lrc-downlink';
+import { devEUIFromTopic, resolveTopic, subscriptionFilter } from '../../lib/thingpark/mapping/topics';
 import { FakeLrc } from '../../testkit/simulator/fake-lrc';
 
 const DEV = '0018B20000000B20';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
-import type { DocumentType } from '../../lib/thingpark/document-types';
-import { checkTunnelDocument, type TunnelRequestOptions } from '../../lib/thingpark/tunnel-request';
+import type { DocumentType } from '../../lib/thingpark/mapping/document-types';
+import { checkTunnelDocument, type TunnelRequestOptions } from '../../lib/thingpark/mapping/tunnel-request';
 import { readVectors } from '../../testkit/paths';
 
 /** Captures from live ThingPark platforms, each naming its source (shared/vectors/thingpark-tokens.json). */

@@ -1,6 +1,6 @@
 import * as http from 'http';
 import * as https from 'https';
-import { lrcDownlinkQuery, type DownlinkRequest } from './downlink';
+import { lrcDownlinkQuery, type DownlinkRequest } from '../mapping/downlink';
 
 export const DEFAULT_LRC_URL = 'https://api.thingpark.com/thingpark/lrc/rest/downlink';
 
