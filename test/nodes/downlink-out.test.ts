@@ -26,7 +26,7 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
   before(() => helper.startServer());
   after(() => helper.stopServer());
   beforeEach(async () => {
-    lrc = await new FakeLrc({ asKey: AS_KEY }).start();
+    lrc = await new FakeLrc({ asKey: AS_KEY, asId: 'test.as' }).start();
   });
   afterEach(async () => {
     await helper.unload();
