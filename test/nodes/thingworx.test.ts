@@ -680,7 +680,7 @@ describe('ThingWorx: thingworx out, provisioning and downlinks, against the stri
     await waitFor(() => caught.length > 0, 10000, 'template error');
     assert.match(
       errorsOf(caught)[0],
-      new RegExp(`ThingTemplate ${TPL} is missing and could not be created .*import thingworx/`),
+      new RegExp(`ThingTemplate ${TPL} is missing and could not be created .*import resources/thingworx/`),
     );
     await waitFor(
       () => statusOf().some((t: string) => /^disconnected: ThingTemplate/.test(t)),
