@@ -1,5 +1,4 @@
-import { PipePool } from '../../lib/thingworx/client';
-import { documentEntries } from '../../lib/thingworx/thing-mapping';
+import { documentEntries, PipePool } from '../../lib/thingworx';
 import { AlwaysOnProcess, APP_KEY, templateProperties, type AlwaysOnStats } from '../lib/alwayson';
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
 import { emptyFlow, thingworxFlow } from '../lib/flows';

@@ -1,87 +1,25 @@
 import { EventEmitter } from 'events';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../connection/platform-client';
 import { ack, permanent, retryable, type DeliveryResult, type QueueEntry } from '../delivery';
-import { EntityType, MessageCode } from './constants';
-import { singleRowTable, Typed, type VtqEntry } from './helpers';
-import {
-  AlwaysOnClientError,
-  ENTITY_SERVICES,
-  PipePool,
-  ProvisioningError,
-  ThingProvisioner,
-  type AlwaysOnClientOptions,
-  type AlwaysOnTlsOptions,
-  type PropertyWrite,
-  type PropertyWriteResult,
-} from './client';
+import { EntityType, MessageCode } from './alwayson/constants';
+import { singleRowTable, Typed, type VtqEntry } from './alwayson/helpers';
 import {
   DEFAULT_TEMPLATE,
   devEuiOfThing,
   documentEntries,
   DOWNLINK_PROPERTIES,
   parseDownlinkWrite,
-  propertyTypesFrom,
   STATUS_PROPERTY,
   thingNameFor,
   timeOf,
-  UPLINK_PROPERTY,
   type PropertyTypes,
-} from './thing-mapping';
-
-/** What is queued for ThingWorx: a document for the device's Thing, or a downlink status to write on it. */
-export interface ThingWorxBody {
-  devEUI: string;
-  /** The Thing (prefix + DevEUI). */
-  thing: string;
-  /** ISO time: the document's Time (or when the status was known). */
-  time: string;
-  /** The ThingPark document, typed JSON with its root key. */
-  document?: Record<string, unknown>;
-  /** A `downlinkStatus` value (the result of `downlink out` for a downlink the Thing asked for). */
-  status?: Record<string, unknown>;
-}
-
-/** Where a downlink came from: the property write on the Thing. */
-export interface ThingWorxDownlinkRef {
-  thing: string;
-  property: string;
-}
-
-export interface ThingWorxOptions {
-  /** Host name or address of the platform; its port (default 443, 80 with `allowInsecure`). */
-  host: string;
-  port?: number;
-  appKey: string;
-  /** Plain `ws://` instead of TLS: only for local test servers. */
-  allowInsecure?: boolean;
-  tls?: AlwaysOnTlsOptions;
-  /** Our ThingTemplate (default `ThingParkDeviceTemplate`). */
-  templateName?: string;
-  /** Prefix of the Thing names (Thing = prefix + DevEUI). */
-  thingNamePrefix?: string;
-  /** AlwaysOn sockets, 1–255 (default 1). */
-  pipeCount?: number;
-  /** Create the template (from RemoteThing) when it is missing (default true; the platform may still refuse). */
-  allowCreateTemplate?: boolean;
-  /** Things asked for per listing page (default 5000). */
-  listPageSize?: number;
-  /** Delay before provisioning is tried again after a failure (default 30 000 ms). */
-  provisioningRetryMs?: number;
-  /** Lower-level settings of the AlwaysOn sockets (timeouts, keep-alive, backoff). */
-  client?: Partial<AlwaysOnClientOptions>;
-}
-
-/** `host[:port]` (a pasted `https://host:port/Thingworx` is accepted too); port undefined when absent. */
-export function parseHostPort(value: string): { host: string; port?: number } {
-  let text = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  const slash = text.indexOf('/');
-  if (slash >= 0) text = text.slice(0, slash);
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (bracketed) return { host: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : undefined };
-  const m = /^([^:]*)(?::(\d+))?$/.exec(text);
-  if (!m) return { host: text };
-  return { host: m[1], port: m[2] ? Number(m[2]) : undefined };
-}
+} from './mapping/thing-mapping';
+import type { ThingWorxBody, ThingWorxDownlinkRef, ThingWorxOptions } from './options';
+import { ENTITY_SERVICES, ThingProvisioner } from './provisioning/provisioner';
+import { TemplateSetup } from './provisioning/template-setup';
+import { AlwaysOnClientError, ProvisioningError } from './transport/errors';
+import type { PropertyWrite, PropertyWriteResult } from './transport/options';
+import { PipePool } from './transport/pipes';
 
 const LISTING_REFRESH_MS = 30000;
 /** Failures that only mean the connection went away. */
@@ -113,6 +51,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
   readonly counters = { thingsCreated: 0, thingsListed: 0, downlinks: 0, invalidDownlinks: 0 };
   private pool?: PipePool;
   private provisioner?: ThingProvisioner;
+  private template?: TemplateSetup;
   private readonly configError?: Error;
   private _state: ConnectionState = 'disconnected';
   private started = false;
@@ -122,7 +61,6 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
   private provisionError?: Error;
   private retryTimer?: NodeJS.Timeout;
   private properties?: PropertyTypes;
-  private templateCreated = false;
   /** When our Things were last listed again because a Thing turned out to exist (0: never). */
   private lastRefresh = 0;
   private listingInFlight?: Promise<void>;
@@ -155,6 +93,9 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       allowCreateTemplate: options.allowCreateTemplate ?? true,
       pageSize: options.listPageSize ?? 5000,
     });
+    this.template = new TemplateSetup(this.pool, this.provisioner, this.templateName, (text) =>
+      this.emit('warning', text),
+    );
     this.pool.setPropertyWriteHandler((w) => this.onPropertyWrite(w));
     // A frame the platform sent that cannot be read (perhaps a downlink write): said, not only counted.
     this.pool.on('protocolError', (e: AlwaysOnClientError) => this.emit('downlink-error', e));
@@ -286,29 +227,14 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
 
   private async provision(): Promise<void> {
     const pool = this.pool!;
-    const provisioner = this.provisioner!;
     const generation = this.generation;
     const current = () => generation === this.generation && this.started;
     this.provisioning = true;
     this.setState('connecting');
     try {
-      const template = await provisioner.ensureTemplate().catch((e: unknown) => {
-        throw this.templateError(e);
-      });
-      if (template === 'created') {
-        this.templateCreated = true;
-        await this.addStatusProperty();
-      }
+      await this.template!.ensure();
       if (!current()) return;
-      this.properties = await this.readProperties();
-      if (this.properties && !this.properties.has(UPLINK_PROPERTY)) {
-        throw new ProvisioningError(
-          'template-properties',
-          `ThingTemplate ${this.templateName} has no ${UPLINK_PROPERTY} property: import resources/thingworx/ThingParkDeviceTemplate.xml or add a remote JSON property ${UPLINK_PROPERTY}`,
-          undefined,
-          { retryable: false },
-        );
-      }
+      this.properties = await this.template!.properties();
       if (!current()) return;
       await this.listAndBind();
       if (!current()) return;
@@ -337,77 +263,6 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       }, this.options.provisioningRetryMs ?? 30000);
     } finally {
       if (generation === this.generation) this.provisioning = false;
-    }
-  }
-
-  /** A missing template the key may not create: say what to do. Other failures keep their own message. */
-  private templateError(e: unknown): unknown {
-    if (!(e instanceof ProvisioningError)) return e;
-    const creating = /^(CreateThingTemplate|AddPropertyDefinition)/.test(e.step);
-    if (e.step === 'template-missing' || (creating && e.code === MessageCode.FORBIDDEN)) {
-      return new ProvisioningError(
-        e.step,
-        `ThingTemplate ${this.templateName} is missing and could not be created (${e.message}): import resources/thingworx/ThingParkDeviceTemplate.xml, or let the application key's user create ThingTemplates`,
-        e,
-        { retryable: false, code: e.code },
-      );
-    }
-    return e;
-  }
-
-  /** Our template was just created with uplinkData and downlink: add downlinkStatus too. */
-  private async addStatusProperty(): Promise<void> {
-    try {
-      await this.pool!.request({
-        entityType: EntityType.THINGTEMPLATES,
-        entityName: this.templateName,
-        characteristicName: 'AddPropertyDefinition',
-        params: singleRowTable({
-          name: Typed.string(STATUS_PROPERTY),
-          description: Typed.string('How the last downlink written to downlink went'),
-          type: Typed.string('JSON'),
-          remote: Typed.boolean(true),
-          remotePropertyName: Typed.string(STATUS_PROPERTY),
-          pushType: Typed.string('ALWAYS'),
-          dataChangeType: Typed.string('ALWAYS'),
-          readOnly: Typed.boolean(false),
-          // The pushed value is the value: ThingWorx never reads it from the edge.
-          remoteBindingAspects: Typed.json({ cacheTime: -1 }),
-        }),
-      });
-    } catch (e) {
-      this.emit(
-        'warning',
-        `could not add ${STATUS_PROPERTY} to ThingTemplate ${this.templateName}: ${errorMessage(e)}`,
-      );
-    }
-  }
-
-  /**
-   * The template's property definitions (GetInstancePropertyDefinitions, inherited and shape properties included).
-   * A platform that does not answer it: the properties we created, if we did, else unknown (only uplinkData is
-   * written), with a warning.
-   */
-  private async readProperties(): Promise<PropertyTypes | undefined> {
-    try {
-      const r = await this.pool!.request({
-        entityType: EntityType.THINGTEMPLATES,
-        entityName: this.templateName,
-        characteristicName: 'GetInstancePropertyDefinitions',
-      });
-      return propertyTypesFrom(r.content);
-    } catch (e) {
-      if (e instanceof AlwaysOnClientError && e.retryable) throw e;
-      this.emit(
-        'warning',
-        `could not read the properties of ThingTemplate ${this.templateName} (${errorMessage(e)}): only ${UPLINK_PROPERTY} is written`,
-      );
-      if (!this.templateCreated) return undefined;
-      return new Map([
-        [UPLINK_PROPERTY, 'JSON'],
-        [DOWNLINK_PROPERTIES[0], 'JSON'],
-        [STATUS_PROPERTY, 'JSON'],
-      ]);
     }
   }
 
@@ -571,21 +426,6 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       return { code: MessageCode.BAD_REQUEST, reason };
     }
   }
-}
-
-/** A status body for `downlinkStatus` from `downlink out`'s result. */
-export function statusFromResult(
-  result: { status?: string; DevEUI?: string; CorrelationID?: string; httpStatus?: number; reason?: string },
-  ref: ThingWorxDownlinkRef,
-  now = new Date(),
-): Record<string, unknown> {
-  const status: Record<string, unknown> = { status: result.status ?? 'error' };
-  for (const key of ['DevEUI', 'CorrelationID', 'httpStatus', 'reason'] as const) {
-    if (result[key] !== undefined) status[key] = result[key];
-  }
-  status.property = ref.property;
-  status.time = now.toISOString();
-  return status;
 }
 
 function errorMessage(e: unknown): string {

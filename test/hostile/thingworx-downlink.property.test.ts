@@ -11,11 +11,14 @@ import {
   buildResponse,
   Characteristic,
   decodeHeader,
+  devEuiOfThing,
+  DOWNLINK_PROPERTIES,
   encodeMessage,
   EntityType,
   isRequestCode,
   MessageCode,
   MultipartReassembler,
+  parseDownlinkWrite,
   propertyPutParams,
   readPropertyPut,
   splitMessage,
@@ -26,7 +29,6 @@ import {
   type ResponseMessage,
   type TypedValue,
 } from '../../lib/thingworx';
-import { devEuiOfThing, DOWNLINK_PROPERTIES, parseDownlinkWrite } from '../../lib/thingworx/thing-mapping';
 import type { DownlinkRequest } from '../../lib/thingpark/downlink';
 import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';

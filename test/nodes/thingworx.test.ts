@@ -7,6 +7,7 @@ import { FakeLrc } from '../../testkit/simulator/fake-lrc';
 import { sampleDownlinkSent, sampleUplink } from '../../testkit/simulator/sample-documents';
 import {
   BaseType,
+  DEFAULT_TEMPLATE,
   EntityType,
   MessageCode,
   parseJsonValue,
@@ -15,7 +16,6 @@ import {
   type InfoTable,
   type RequestMessage,
 } from '../../lib/thingworx';
-import { DEFAULT_TEMPLATE } from '../../lib/thingworx/thing-mapping';
 import { AlwaysOnTestServer, makeTestCertificate } from '../../testkit/alwayson-server';
 import {
   collect,

@@ -1,6 +1,11 @@
 import { strict as assert } from 'assert';
-import { BaseType, MessageCode } from '../../lib/thingworx';
-import { AlwaysOnClient, ProvisioningError, ThingProvisioner } from '../../lib/thingworx/client';
+import {
+  AlwaysOnClient,
+  BaseType,
+  MessageCode,
+  ProvisioningError,
+  ThingProvisioner,
+} from '../../lib/thingworx';
 import type { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { devEuis, Fixture, TEMPLATE } from './client-fixtures';
 

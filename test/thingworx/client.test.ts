@@ -1,11 +1,15 @@
 import { strict as assert } from 'assert';
-import { BaseType, MessageCode, NO_SESSION, parseJsonValue, Typed } from '../../lib/thingworx';
 import {
   AlwaysOnClient,
   AlwaysOnClientError,
+  BaseType,
+  MessageCode,
+  NO_SESSION,
+  parseJsonValue,
+  Typed,
   type ClientState,
   type PropertyWrite,
-} from '../../lib/thingworx/client';
+} from '../../lib/thingworx';
 import { makeTestCertificate } from '../../testkit/alwayson-server';
 import { APP_KEY, eventually, Fixture, sleep, TEMPLATE } from './client-fixtures';
 

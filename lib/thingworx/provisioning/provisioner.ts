@@ -1,8 +1,8 @@
-import { BaseType, EntityType, MessageCode } from '../constants';
-import { singleRowTable, Typed } from '../helpers';
-import type { InfoTable, TypedValue } from '../values';
-import type { AlwaysOnRequester } from './client';
-import { AlwaysOnClientError, ProvisioningError } from './errors';
+import { BaseType, EntityType, MessageCode } from '../alwayson/constants';
+import { singleRowTable, Typed } from '../alwayson/helpers';
+import type { InfoTable, TypedValue } from '../alwayson/values';
+import type { AlwaysOnRequester } from '../transport/requests';
+import { AlwaysOnClientError, ProvisioningError } from '../transport/errors';
 
 export interface ProvisioningOptions {
   /** Our ThingTemplate: only Things implementing it are listed (and so bound). */

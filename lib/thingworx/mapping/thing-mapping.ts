@@ -15,12 +15,12 @@
  * - A write of the remote property `downlink` / `downlinkData` carries a `DevEUI_downlink` request; the Thing is the
  *   device, so its DevEUI comes from the Thing name when the request leaves it out.
  */
-import { DocumentError, type DocumentBody } from '../thingpark/document-types';
-import { parseDownlink, type DownlinkRequest } from '../thingpark/downlink';
-import { isPlainObject } from '../thingpark/normalise';
-import { BaseType } from './constants';
-import { parseJsonValue, Typed, unwrapVariant, type VtqEntry } from './helpers';
-import type { InfoTable, TypedValue } from './values';
+import { DocumentError, type DocumentBody } from '../../thingpark/document-types';
+import { parseDownlink, type DownlinkRequest } from '../../thingpark/downlink';
+import { isPlainObject } from '../../thingpark/normalise';
+import { BaseType } from '../alwayson/constants';
+import { parseJsonValue, Typed, unwrapVariant, type VtqEntry } from '../alwayson/helpers';
+import type { InfoTable, TypedValue } from '../alwayson/values';
 
 /** The JSON property receiving every document. */
 export const UPLINK_PROPERTY = 'uplinkData';
@@ -261,4 +261,19 @@ export function parseDownlinkWrite(value: TypedValue, thingDevEUI: string | unde
     );
   }
   return parseDownlink({ DevEUI_downlink: body }, { allowDriverPayload: true });
+}
+
+/** A status body for `downlinkStatus` from `downlink out`'s result. */
+export function statusFromResult(
+  result: { status?: string; DevEUI?: string; CorrelationID?: string; httpStatus?: number; reason?: string },
+  ref: { property: string },
+  now = new Date(),
+): Record<string, unknown> {
+  const status: Record<string, unknown> = { status: result.status ?? 'error' };
+  for (const key of ['DevEUI', 'CorrelationID', 'httpStatus', 'reason'] as const) {
+    if (result[key] !== undefined) status[key] = result[key];
+  }
+  status.property = ref.property;
+  status.time = now.toISOString();
+  return status;
 }

@@ -1,19 +1,12 @@
 import { EventEmitter } from 'events';
-import { EntityType } from '../constants';
-import type { VtqEntry } from '../helpers';
-import type { InfoTable } from '../values';
-import {
-  AlwaysOnClient,
-  type AlwaysOnClientOptions,
-  type AlwaysOnRequester,
-  type ClientRequest,
-  type ClientResponse,
-  type ClientState,
-  type ClientStats,
-  type PropertyWriteHandler,
-} from './client';
+import { EntityType } from '../alwayson/constants';
+import type { VtqEntry } from '../alwayson/helpers';
+import type { InfoTable } from '../alwayson/values';
+import type { AlwaysOnClientOptions, ClientState, ClientStats, PropertyWriteHandler } from './options';
+import type { AlwaysOnRequester, ClientRequest, ClientResponse } from './requests';
+import { AlwaysOnClient } from './session';
 import { AlwaysOnClientError } from './errors';
-import { pipeIndexFor } from './hash';
+import { pipeIndexFor } from '../alwayson/hash';
 
 export interface PipePoolOptions extends AlwaysOnClientOptions {
   /** Number of AlwaysOn sockets, 1–255 (default 1). */
