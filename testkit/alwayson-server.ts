@@ -1,5 +1,4 @@
 import { spawnSync } from 'child_process';
-import { EventEmitter } from 'events';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
@@ -8,7 +7,6 @@ import * as os from 'os';
 import * as path from 'path';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
-  BaseType,
   buildRequestMessage,
   buildResponse,
   Characteristic,
@@ -22,13 +20,15 @@ import {
   NO_SESSION,
   propertyPutParams,
   splitMessage,
-  unwrapVariant,
   type AlwaysOnMessage,
   type InfoTable,
   type RequestMessage,
   type ResponseMessage,
   type TypedValue,
 } from '../lib/thingworx';
+import { AlwaysOnEntityStore, type EntityStoreOptions } from './alwayson-services';
+
+export type { ServerTemplate, ServerThing, StoredValue } from './alwayson-services';
 
 /**
  * A strict AlwaysOn server for tests, on `ws`, decoding with our codec. It checks what ThingWorx checks (and some
@@ -46,7 +46,7 @@ import {
  * - a request id already in flight on the connection is a violation (answered 0x80);
  * - a response must echo a request id this server sent and is still waiting for, else it is a violation.
  */
-export interface AlwaysOnServerOptions {
+export interface AlwaysOnServerOptions extends EntityStoreOptions {
   appKey: string;
   /** PEM certificate and key: serve `wss://` instead of `ws://`. */
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -62,32 +62,10 @@ export interface AlwaysOnServerOptions {
   defaultMaxItems?: number;
   /** Largest page QueryImplementingThingsOptimized returns, whatever `maxItems` says (default unlimited). */
   maxItemsCap?: number;
+  /** The "Last in wins" setting (default true; see `lastInWins`). */
+  lastInWins?: boolean;
   /** Most log entries kept (default 300 000; older ones are dropped). */
   logLimit?: number;
-}
-
-export interface StoredValue {
-  value: TypedValue;
-  time: number;
-  quality: string;
-}
-
-export interface ServerThing {
-  name: string;
-  template: string;
-  enabled: boolean;
-  restarts: number;
-  /** Latest value per property. */
-  properties: Map<string, StoredValue>;
-  /** Number of UpdateSubscribedPropertyValues rows stored. */
-  updates: number;
-}
-
-export interface ServerTemplate {
-  name: string;
-  base: string;
-  /** Property name → base type name (`JSON`, `STRING`, …). */
-  properties: Map<string, string>;
 }
 
 export interface LogEntry {
@@ -125,16 +103,6 @@ interface Conn {
   rawAnswers: Map<number, Array<{ sessionId: number; pending: OutPending }>>;
 }
 
-/** System templates a created template may derive from. */
-const SYSTEM_TEMPLATES = new Set(['RemoteThing', 'GenericThing', 'RemoteThingWithFileTransfer']);
-
-const TYPE_NAMES = new Map<number, string>(Object.entries(BaseType).map(([k, v]) => [v, k]));
-
-function globToRegExp(mask: string): RegExp {
-  const esc = mask.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${esc}$`, 'i');
-}
-
 /** A self-signed EC certificate for 127.0.0.1 / localhost, made with the `openssl` CLI in a temp directory. */
 export function makeTestCertificate(): { cert: string; key: string; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alwayson-tls-'));
@@ -167,10 +135,8 @@ export function makeTestCertificate(): { cert: string; key: string; dir: string 
   return { cert: fs.readFileSync(certFile, 'utf8'), key: fs.readFileSync(keyFile, 'utf8'), dir };
 }
 
-export class AlwaysOnTestServer extends EventEmitter {
+export class AlwaysOnTestServer extends AlwaysOnEntityStore {
   port = 0;
-  readonly templates = new Map<string, ServerTemplate>();
-  readonly things = new Map<string, ServerThing>();
   readonly log: LogEntry[] = [];
   readonly violations: string[] = [];
   readonly counters = {
@@ -184,8 +150,6 @@ export class AlwaysOnTestServer extends EventEmitter {
     maxFrameIn: 0,
     pingsReceived: 0,
   };
-  /** Permission to create templates and Things (0x83 otherwise). Can be changed at any time. */
-  allowCreate: boolean;
   /**
    * The application key accepted now. Changing it revokes the old one: the upgrade and AUTH refuse it, and a session
    * opened with it gets 0x81 for every request or BIND, as a platform does once a key is revoked or has expired.
@@ -193,6 +157,13 @@ export class AlwaysOnTestServer extends EventEmitter {
   appKey: string;
   /** Answer WebSocket pings (set false to make a client's keep-alive fail). */
   respondToPings = true;
+  /** Leave UNBINDs unanswered (a platform too busy to answer before the edge goes). */
+  ignoreUnbind = false;
+  /**
+   * The WS communications setting "Last in wins": a BIND of a Thing bound on another connection moves it (true) or
+   * is refused whole with "Binding failed" (false). Default true.
+   */
+  lastInWins: boolean;
   /** Fault injection for client requests: a response to send instead, `'ignore'` (never answer), or undefined. */
   interceptor?: (msg: RequestMessage, conn: number) => InterceptResult | Promise<InterceptResult>;
   private readonly conns = new Map<number, Conn>();
@@ -204,8 +175,8 @@ export class AlwaysOnTestServer extends EventEmitter {
   private readonly chunkSize: number;
 
   constructor(readonly options: AlwaysOnServerOptions) {
-    super();
-    this.allowCreate = options.allowCreate ?? true;
+    super(options);
+    this.lastInWins = options.lastInWins ?? true;
     this.appKey = options.appKey;
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   }
@@ -252,35 +223,13 @@ export class AlwaysOnTestServer extends EventEmitter {
   }
 
   // -------------------------------------------------------------------------------------------------------------
-  // Entity store
-
-  addTemplate(name: string, properties: Record<string, string> = {}, base = 'RemoteThing'): ServerTemplate {
-    const t: ServerTemplate = { name, base, properties: new Map(Object.entries(properties)) };
-    this.templates.set(name, t);
-    return t;
-  }
-
-  /** Our usual template: `uplinkData`, `downlink` and `downlinkData`, all JSON. */
-  addConnectorTemplate(name: string): ServerTemplate {
-    return this.addTemplate(name, { uplinkData: 'JSON', downlink: 'JSON', downlinkData: 'JSON' });
-  }
-
-  addThing(name: string, template: string, enabled = true): ServerThing {
-    if (!this.templates.has(template)) throw new Error(`no template ${template}`);
-    const t: ServerThing = { name, template, enabled, restarts: 0, properties: new Map(), updates: 0 };
-    this.things.set(name, t);
-    return t;
-  }
-
-  addThings(names: Iterable<string>, template: string): void {
-    for (const n of names) this.addThing(n, template);
-  }
-
-  value(thing: string, property: string): StoredValue | undefined {
-    return this.things.get(thing)?.properties.get(property);
-  }
+  // Bindings
 
   isBound(thing: string): boolean {
+    return this.boundTo.has(thing);
+  }
+
+  protected override isConnected(thing: string): boolean {
     return this.boundTo.has(thing);
   }
 
@@ -374,6 +323,36 @@ export class AlwaysOnTestServer extends EventEmitter {
     });
   }
 
+  /** GET a property from the edge (as the platform does to read a remote property); resolves with the answer. */
+  getProperty(thing: string, property: string, timeoutMs = 5000): Promise<ResponseMessage> {
+    const conn = this.boundTo.get(thing);
+    if (!conn) return Promise.reject(new Error(`Thing ${thing} is not bound`));
+    return this.sendRequest(conn, {
+      code: MessageCode.GET,
+      entityType: EntityType.THING,
+      entityName: thing,
+      characteristic: Characteristic.PROPERTIES,
+      characteristicName: property,
+      timeoutMs,
+    });
+  }
+
+  /**
+   * Read a property as a mashup or a service on the platform would: a remote property whose `cacheTime` is -1 is
+   * the value last pushed; any other is read from the edge (GET) when the Thing is bound.
+   */
+  async readProperty(thing: string, property: string): Promise<TypedValue | undefined> {
+    const t = this.things.get(thing);
+    if (!t) throw new Error(`no Thing ${thing}`);
+    const aspects = this.propertyAspects(t.template, property);
+    if (aspects?.cacheTime === -1 || !this.boundTo.has(thing)) return t.properties.get(property)?.value;
+    const r = await this.getProperty(thing, property);
+    if (r.code !== MessageCode.SUCCESS)
+      throw new Error(`GET ${property}: 0x${r.code.toString(16)} ${r.body.reason ?? ''}`);
+    const row = r.body.content?.rows[0];
+    return row && Object.prototype.hasOwnProperty.call(row, property) ? row[property] : undefined;
+  }
+
   /** Send raw frames on a connection (tests of the client's decoding). */
   sendFrames(conn: number, frames: Buffer[]): void {
     const c = this.conns.get(conn);
@@ -432,7 +411,7 @@ export class AlwaysOnTestServer extends EventEmitter {
   private sendRequest(
     conn: Conn,
     r: {
-      code: typeof MessageCode.PUT | typeof MessageCode.POST;
+      code: typeof MessageCode.GET | typeof MessageCode.PUT | typeof MessageCode.POST;
       entityType: number;
       entityName: string;
       characteristic: number;
@@ -699,6 +678,7 @@ export class AlwaysOnTestServer extends EventEmitter {
   private onBind(conn: Conn, msg: Extract<AlwaysOnMessage, { kind: 'bind' }>): void {
     const names = msg.body.names;
     if (msg.code === MessageCode.UNBIND) {
+      if (this.ignoreUnbind) return;
       for (const n of names) {
         if (this.boundTo.get(n) === conn) this.boundTo.delete(n);
         conn.bound.delete(n);
@@ -710,6 +690,21 @@ export class AlwaysOnTestServer extends EventEmitter {
     if (unknown.length > 0) {
       const shown = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? ', …' : '');
       this.respond(conn, msg, MessageCode.NOT_FOUND, `unknown Thing(s): ${shown}`);
+      return;
+    }
+    const held = names.filter((n) => {
+      const prev = this.boundTo.get(n);
+      return prev !== undefined && prev !== conn;
+    });
+    if (held.length > 0 && !this.lastInWins) {
+      // "Last in wins" off: a Thing bound by another (perhaps dead) connection refuses the whole BIND.
+      const shown = held.slice(0, 5).join(', ') + (held.length > 5 ? ', …' : '');
+      this.respond(
+        conn,
+        msg,
+        MessageCode.FORBIDDEN,
+        `Binding failed: ${shown} already bound to another connection`,
+      );
       return;
     }
     for (const n of names) {
@@ -733,227 +728,5 @@ export class AlwaysOnTestServer extends EventEmitter {
     } finally {
       conn.inFlight.delete(msg.requestId);
     }
-  }
-
-  // -------------------------------------------------------------------------------------------------------------
-  // Services
-
-  private execute(msg: RequestMessage): { code: number; reason?: string; content?: InfoTable } {
-    const b = msg.body;
-    const ok = (content?: InfoTable): { code: number; content?: InfoTable } => ({
-      code: MessageCode.SUCCESS,
-      content,
-    });
-    const err = (code: number, reason: string): { code: number; reason: string } => ({ code, reason });
-    if (msg.code !== MessageCode.POST || b.characteristic !== Characteristic.SERVICES) {
-      return err(MessageCode.METHOD_NOT_ALLOWED, 'only service calls (POST …/Services/…) are supported here');
-    }
-    const svc = b.characteristicName;
-    const p = (name: string): TypedValue | undefined => {
-      const row = b.params?.rows[0];
-      if (!row || !Object.prototype.hasOwnProperty.call(row, name)) return undefined;
-      const v = unwrapVariant(row[name]);
-      return v.baseType === BaseType.NOTHING ? undefined : v;
-    };
-    const str = (name: string): string | undefined => {
-      const v = p(name);
-      return v && typeof v.value === 'string' ? v.value : undefined;
-    };
-    const num = (name: string): number | undefined => {
-      const v = p(name);
-      return v && typeof v.value === 'number' ? v.value : undefined;
-    };
-
-    if (b.entityType === EntityType.THING) {
-      const thing = this.things.get(b.entityName);
-      if (!thing) return err(MessageCode.NOT_FOUND, `Thing ${b.entityName} does not exist`);
-      switch (svc) {
-        case 'UpdateSubscribedPropertyValues':
-          return this.updateValues(thing, p('values'));
-        case 'EnableThing':
-          thing.enabled = true;
-          return ok();
-        case 'DisableThing':
-          thing.enabled = false;
-          return ok();
-        case 'RestartThing':
-          thing.restarts++;
-          return ok();
-        default:
-          return err(MessageCode.METHOD_NOT_ALLOWED, `service ${svc} not found on Thing ${thing.name}`);
-      }
-    }
-
-    if (b.entityType === EntityType.THINGTEMPLATES) {
-      const tpl = this.templates.get(b.entityName);
-      if (!tpl) return err(MessageCode.NOT_FOUND, `ThingTemplate ${b.entityName} does not exist`);
-      switch (svc) {
-        case 'QueryImplementingThingsOptimized': {
-          let max = num('maxItems') ?? this.options.defaultMaxItems ?? 500;
-          if (this.options.maxItemsCap !== undefined) max = Math.min(max, this.options.maxItemsCap);
-          const offset = Math.max(0, Math.floor(num('offset') ?? 0));
-          const rows: InfoTable['rows'] = [];
-          let i = 0;
-          for (const t of this.things.values()) {
-            if (!this.implementsTemplate(t.template, tpl.name)) continue;
-            if (i++ < offset) continue;
-            if (rows.length >= max) break;
-            rows.push({
-              name: { baseType: BaseType.STRING, value: t.name },
-              description: { baseType: BaseType.STRING, value: '' },
-              thingTemplate: { baseType: BaseType.THINGTEMPLATENAME, value: t.template },
-            });
-          }
-          return ok({
-            dataShape: [
-              { name: 'name', baseType: BaseType.STRING },
-              { name: 'description', baseType: BaseType.STRING },
-              { name: 'thingTemplate', baseType: BaseType.THINGTEMPLATENAME },
-            ],
-            rows,
-          });
-        }
-        case 'AddPropertyDefinition': {
-          if (!this.allowCreate) return err(MessageCode.FORBIDDEN, 'not permitted to edit ThingTemplates');
-          const name = str('name');
-          const type = str('type');
-          if (!name || !type) return err(MessageCode.BAD_REQUEST, 'name and type are required');
-          if (tpl.properties.has(name))
-            return err(MessageCode.BAD_REQUEST, `property ${name} already exists`);
-          tpl.properties.set(name, type.toUpperCase());
-          return ok();
-        }
-        default:
-          return err(MessageCode.METHOD_NOT_ALLOWED, `service ${svc} not found on ThingTemplate ${tpl.name}`);
-      }
-    }
-
-    if (b.entityType === EntityType.RESOURCE) {
-      if (b.entityName !== 'EntityServices')
-        return err(MessageCode.NOT_FOUND, `Resource ${b.entityName} does not exist`);
-      switch (svc) {
-        case 'GetEntityList': {
-          const type = str('type');
-          const mask = globToRegExp(str('nameMask') ?? '*');
-          const max = num('maxItems') ?? 500;
-          let names: string[];
-          if (type === 'ThingTemplate') names = [...this.templates.keys()];
-          else if (type === 'Thing') names = [...this.things.keys()];
-          else return err(MessageCode.BAD_REQUEST, `unsupported entity type ${type}`);
-          const rows = names
-            .filter((n) => mask.test(n))
-            .slice(0, max)
-            .map((n) => ({
-              name: { baseType: BaseType.STRING, value: n } as TypedValue,
-              description: { baseType: BaseType.STRING, value: '' } as TypedValue,
-            }));
-          return ok({
-            dataShape: [
-              { name: 'name', baseType: BaseType.STRING },
-              { name: 'description', baseType: BaseType.STRING },
-            ],
-            rows,
-          });
-        }
-        case 'CreateThingTemplate': {
-          if (!this.allowCreate) return err(MessageCode.FORBIDDEN, 'not permitted to create ThingTemplates');
-          const name = str('name');
-          const base = str('thingTemplateName') ?? 'GenericThing';
-          if (!name) return err(MessageCode.BAD_REQUEST, 'name is required');
-          if (this.templates.has(name))
-            return err(MessageCode.BAD_REQUEST, `ThingTemplate ${name} already exists`);
-          if (!SYSTEM_TEMPLATES.has(base) && !this.templates.has(base)) {
-            return err(MessageCode.NOT_FOUND, `base ThingTemplate ${base} does not exist`);
-          }
-          this.addTemplate(name, {}, base);
-          return ok();
-        }
-        case 'CreateThing': {
-          if (!this.allowCreate) return err(MessageCode.FORBIDDEN, 'not permitted to create Things');
-          const name = str('name');
-          const template = str('thingTemplateName');
-          if (!name || !template)
-            return err(MessageCode.BAD_REQUEST, 'name and thingTemplateName are required');
-          if (this.things.has(name)) return err(MessageCode.BAD_REQUEST, `Thing ${name} already exists`);
-          if (!this.templates.has(template))
-            return err(MessageCode.NOT_FOUND, `ThingTemplate ${template} does not exist`);
-          this.addThing(name, template, false); // created disabled: EnableThing + RestartThing follow
-          return ok();
-        }
-        default:
-          return err(MessageCode.METHOD_NOT_ALLOWED, `service ${svc} not found on EntityServices`);
-      }
-    }
-    return err(MessageCode.NOT_FOUND, `entity type ${b.entityType} not supported`);
-  }
-
-  private implementsTemplate(template: string, wanted: string): boolean {
-    for (let t: string | undefined = template, depth = 0; t && depth < 32; depth++) {
-      if (t === wanted) return true;
-      t = this.templates.get(t)?.base;
-    }
-    return false;
-  }
-
-  private propertyType(template: string, property: string): string | undefined {
-    for (let t: string | undefined = template, depth = 0; t && depth < 32; depth++) {
-      const tpl = this.templates.get(t);
-      const type = tpl?.properties.get(property);
-      if (type) return type;
-      t = tpl?.base;
-    }
-    return undefined;
-  }
-
-  private updateValues(
-    thing: ServerThing,
-    values: TypedValue | undefined,
-  ): { code: number; reason?: string } {
-    if (!thing.enabled) return { code: MessageCode.FORBIDDEN, reason: `Thing ${thing.name} is not enabled` };
-    if (!values || values.baseType !== BaseType.INFOTABLE) {
-      return { code: MessageCode.BAD_REQUEST, reason: 'parameter values (INFOTABLE) is required' };
-    }
-    const table = values.value;
-    const shape = new Map(table.dataShape.map((f) => [f.name, f.baseType]));
-    const expected: Array<[string, number]> = [
-      ['name', BaseType.STRING],
-      ['value', BaseType.VARIANT],
-      ['time', BaseType.DATETIME],
-      ['quality', BaseType.STRING],
-    ];
-    for (const [n, t] of expected) {
-      if (shape.get(n) !== t)
-        return { code: MessageCode.BAD_REQUEST, reason: `values is not a NamedVTQ table (${n})` };
-    }
-    const updates: Array<[string, StoredValue]> = [];
-    for (const row of table.rows) {
-      const name = row.name?.value;
-      const time = row.time?.value;
-      const quality = row.quality?.value;
-      if (typeof name !== 'string' || typeof time !== 'number' || typeof quality !== 'string' || !row.value) {
-        return { code: MessageCode.BAD_REQUEST, reason: 'incomplete NamedVTQ row' };
-      }
-      const type = this.propertyType(thing.template, name);
-      if (!type)
-        return { code: MessageCode.BAD_REQUEST, reason: `property ${name} not found on ${thing.name}` };
-      const value = unwrapVariant(row.value);
-      if (TYPE_NAMES.get(value.baseType) !== type) {
-        return {
-          code: MessageCode.BAD_REQUEST,
-          reason: `property ${name} is ${type}, got ${TYPE_NAMES.get(value.baseType)}`,
-        };
-      }
-      if (type === 'JSON') {
-        try {
-          JSON.parse(value.value as string);
-        } catch {
-          return { code: MessageCode.BAD_REQUEST, reason: `property ${name}: invalid JSON` };
-        }
-      }
-      updates.push([name, { value, time, quality }]);
-    }
-    for (const [name, v] of updates) thing.properties.set(name, v);
-    thing.updates += updates.length;
-    return { code: MessageCode.SUCCESS };
   }
 }

@@ -101,10 +101,8 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     this.pool.on('protocolError', (e: AlwaysOnClientError) => this.emit('downlink-error', e));
     this.pool.on('state', () => this.onPoolState());
     this.pool.on('bindError', (e: { names: string[]; error: AlwaysOnClientError }) => {
-      if (!e.error.retryable) {
-        const names = e.names.slice(0, 3).join(', ') + (e.names.length > 3 ? ', …' : '');
-        this.emit('warning', `BIND of ${e.names.length} Thing(s) refused (${names}): ${e.error.message}`);
-      }
+      if (e.error.retryable && e.error.kind !== 'response') return;
+      this.emit('warning', bindRefusal(e.names, e.error));
     });
   }
 
@@ -191,7 +189,8 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
         ]);
         return ack();
       }
-      if (!pool.isBound(thing)) await this.ensureThing(thing);
+      // A Thing the platform refused to bind still takes its values (its BIND is retried meanwhile).
+      if (!pool.isBound(thing) && !pool.isRefused(thing)) await this.ensureThing(thing);
       const entries: VtqEntry[] = documentEntries(body.document, time, this.properties);
       await pool.updateProperties(thing, entries);
       return ack();
@@ -275,7 +274,8 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     try {
       await pool.bind(fresh);
     } catch (e) {
-      if (e instanceof AlwaysOnClientError && e.retryable) return; // bound again on the next connection
+      // Bound again on the next connection, or refused: reported once and retried with backoff.
+      if (e instanceof AlwaysOnClientError && (e.retryable || e.kind === 'response')) return;
       const missing = fresh.filter((n) => !pool.isBound(n)).length;
       this.emit(
         'error',
@@ -375,7 +375,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       error = e;
     }
     for (const w of waiters) {
-      if (pool.isBound(w.name)) w.resolve();
+      if (pool.isBound(w.name) || pool.isRefused(w.name)) w.resolve();
       else w.reject(error instanceof Error ? error : new Error(`BIND of ${w.name} refused`));
     }
   }
@@ -426,6 +426,18 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       return { code: MessageCode.BAD_REQUEST, reason };
     }
   }
+}
+
+/**
+ * What to say of a refused BIND, once: the names, the platform's reason, and for "Binding failed" (a Thing held by
+ * another connection, perhaps a dead one) the setting that lets the new connection take it.
+ */
+export function bindRefusal(names: readonly string[], error: Error): string {
+  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
+  const hint = /binding failed/i.test(error.message)
+    ? ' Another connection holds these Things: enable "Last in wins" in ThingWorx (WSCommunicationsSubsystem, Configuration) so a reconnecting edge takes them back.'
+    : '';
+  return `BIND of ${names.length} Thing(s) refused (${shown}): ${error.message}; retried with backoff.${hint}`;
 }
 
 function errorMessage(e: unknown): string {

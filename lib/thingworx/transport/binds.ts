@@ -1,3 +1,4 @@
+import { Backoff, type BackoffOptions } from '../../connection/backoff';
 import { HEADER_SIZE } from '../alwayson/constants';
 import { buildBindMessage } from '../alwayson/helpers';
 import { encodeMessage, type BindGateway } from '../alwayson/messages';
@@ -65,8 +66,8 @@ export function* bindBatches(
 }
 
 /**
- * Send BIND/UNBIND batches, `window` at a time; returns the failures (after bisecting permanently refused batches).
- * `onFailure` is told of each failed batch as it fails.
+ * Send BIND/UNBIND batches, `window` at a time; returns the failed batches, each whole (a batch the platform refuses
+ * is not bisected: it is retried as one later). `onFailure` is told of each failed batch as it fails.
  */
 export async function sendBindBatches(
   link: BindLink,
@@ -89,11 +90,6 @@ export async function sendBindBatches(
         error = toClientError(e, what);
       }
       if (!error) continue;
-      if (!error.retryable && batch.length > 1 && error.kind !== 'encode') {
-        const half = Math.ceil(batch.length / 2);
-        queue.unshift(batch.slice(0, half), batch.slice(half));
-        continue;
-      }
       const failure = { names: batch, error };
       failures.push(failure);
       onFailure(failure);
@@ -101,4 +97,54 @@ export async function sendBindBatches(
   };
   await Promise.all(Array.from({ length: Math.min(window, queue.length) }, worker));
   return failures;
+}
+
+/**
+ * BIND batches the platform refused: their names are not bound, and each batch is sent again, whole, after a delay
+ * that grows with each refusal (`Backoff`), until it is accepted, unbound, or the connection changes.
+ */
+export class RefusedBinds {
+  private readonly names = new Map<string, AlwaysOnClientError>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly backoff: BackoffOptions) {}
+
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  /** Whether none of `names` was refused before (so the refusal is news to report). */
+  isNew(names: readonly string[]): boolean {
+    return names.some((n) => !this.names.has(n));
+  }
+
+  /** Note a refused batch and retry it with `retry` (resolving true once accepted) after a growing delay. */
+  add(names: string[], error: AlwaysOnClientError, retry: (names: string[]) => Promise<boolean>): void {
+    for (const n of names) this.names.set(n, error);
+    const backoff = new Backoff(this.backoff);
+    const schedule = (): void => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        const still = names.filter((n) => this.names.has(n));
+        if (still.length === 0) return;
+        void retry(still).then((ok) => {
+          if (ok) for (const n of still) this.names.delete(n);
+          else if (still.some((n) => this.names.has(n))) schedule();
+        });
+      }, backoff.next());
+      this.timers.add(timer);
+    };
+    schedule();
+  }
+
+  delete(name: string): void {
+    this.names.delete(name);
+  }
+
+  /** Forget every refusal and pending retry (a new connection binds everything again). */
+  clear(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.names.clear();
+  }
 }

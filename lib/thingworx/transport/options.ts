@@ -62,6 +62,8 @@ export interface AlwaysOnClientOptions {
   bindWindow?: number;
   /** Reconnect delays (defaults: 1 s doubling to 60 s, half of each delay randomised). */
   backoff?: BackoffOptions;
+  /** Delays before a refused BIND batch is sent again (defaults: 5 s doubling to 5 min, half randomised). */
+  bindRetry?: BackoffOptions;
   /** Largest frame sent and announced as `Max-Frame-Size` (default 8192). */
   chunkSize?: number;
   /** Largest whole message either way (default 1 MiB). */

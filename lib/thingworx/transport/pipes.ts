@@ -84,6 +84,11 @@ export class PipePool extends EventEmitter implements AlwaysOnRequester {
     return this.pipeFor(thing).isBound(thing);
   }
 
+  /** Whether the platform refused to bind the Thing (retried with backoff). */
+  isRefused(thing: string): boolean {
+    return this.pipeFor(thing).isRefused(thing);
+  }
+
   setPropertyWriteHandler(handler: PropertyWriteHandler | undefined): void {
     for (const p of this.pipes) p.setPropertyWriteHandler(handler);
   }

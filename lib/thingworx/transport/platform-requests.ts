@@ -2,11 +2,13 @@ import { Characteristic, EntityType, isRequestCode, MessageCode } from '../alway
 import {
   buildResponse,
   namedVtqDataShape,
+  propertyPutParams,
   readPropertyPut,
   singleRowTable,
   Typed,
 } from '../alwayson/helpers';
 import { decodeHeader, type RequestMessage, type ResponseMessage } from '../alwayson/messages';
+import type { TypedValue } from '../alwayson/values';
 import { AlwaysOnClientError, describeCode } from './errors';
 import type { PropertyWriteHandler } from './options';
 import { CODE_VERB } from './requests';
@@ -14,6 +16,8 @@ import { CODE_VERB } from './requests';
 /** What answering the platform's requests needs from the connection. */
 export interface PlatformRequestContext {
   isBound(thing: string): boolean;
+  /** The last value pushed of a property of a bound Thing. */
+  lastValue?(thing: string, property: string): TypedValue | undefined;
   propertyWriteHandler?: PropertyWriteHandler;
   metadata?: (thing: string) => unknown;
 }
@@ -33,6 +37,12 @@ export async function answerPlatformRequest(
   }
   const thing = b.entityName;
   if (b.characteristic === Characteristic.PROPERTIES) {
+    if (req.code === MessageCode.GET) {
+      // The platform reads a remote property whose cacheTime is not -1: the last value we pushed is its value.
+      const value = ctx.lastValue?.(thing, b.characteristicName);
+      if (!value) return fail(MessageCode.NOT_FOUND, `no value pushed for property ${b.characteristicName}`);
+      return buildResponse(req, MessageCode.SUCCESS, propertyPutParams(b.characteristicName, value));
+    }
     if (req.code !== MessageCode.PUT) {
       return fail(
         MessageCode.METHOD_NOT_ALLOWED,
@@ -68,7 +78,8 @@ export async function answerPlatformRequest(
       case 'SynchronizeModelState':
         return buildResponse(req, MessageCode.SUCCESS, { dataShape: namedVtqDataShape(), rows: [] });
       default:
-        return fail(MessageCode.METHOD_NOT_ALLOWED, `service ${b.characteristicName} is not implemented`);
+        // As the SDK answers a service no callback is registered for.
+        return fail(MessageCode.NOT_FOUND, `service ${b.characteristicName} is not implemented`);
     }
   }
   return fail(MessageCode.METHOD_NOT_ALLOWED, `characteristic ${b.characteristic} is not supported`);

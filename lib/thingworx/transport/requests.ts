@@ -1,6 +1,7 @@
 import { Characteristic, EntityType, MessageCode, type RequestCode } from '../alwayson/constants';
 import { AlwaysOnEncodeError } from '../alwayson/errors';
-import type { ResponseMessage } from '../alwayson/messages';
+import { buildRequestMessage } from '../alwayson/helpers';
+import type { RequestMessage, ResponseMessage } from '../alwayson/messages';
 import type { InfoTable } from '../alwayson/values';
 import { AlwaysOnClientError } from './errors';
 
@@ -43,6 +44,28 @@ export function describeRequest(req: ClientRequest): string {
   const entity = ENTITY_PATH[req.entityType ?? EntityType.THING] ?? `entity${req.entityType}`;
   const ch = CHARACTERISTIC_PATH[req.characteristic ?? Characteristic.SERVICES] ?? 'x';
   return `${verb} ${entity}/${req.entityName}/${ch}/${req.characteristicName}`;
+}
+
+/** The REQUEST message of a client request. */
+export function requestMessage(req: ClientRequest, requestId: number, sessionId?: number): RequestMessage {
+  return buildRequestMessage({
+    code: req.code ?? MessageCode.POST,
+    requestId,
+    sessionId,
+    entityType: req.entityType ?? EntityType.THING,
+    entityName: req.entityName,
+    characteristic: req.characteristic ?? Characteristic.SERVICES,
+    characteristicName: req.characteristicName,
+    params: req.params,
+  });
+}
+
+/** A 0x40 response as the caller sees it. */
+export function successOf(resp: ResponseMessage): ClientResponse {
+  const out: ClientResponse = { code: resp.code };
+  if (resp.body.reason !== undefined) out.reason = resp.body.reason;
+  if (resp.body.content) out.content = resp.body.content;
+  return out;
 }
 
 export function toClientError(e: unknown, what: string): AlwaysOnClientError {

@@ -1,14 +1,8 @@
-import { EventEmitter } from 'events';
+import { ServiceCalls } from './service-calls';
 import WebSocket from 'ws';
 import { Backoff } from '../../connection/backoff';
-import { Characteristic, EntityType, MessageCode } from '../alwayson/constants';
-import {
-  buildAuthMessage,
-  buildRequestMessage,
-  Typed,
-  updateSubscribedPropertyValuesParams,
-  type VtqEntry,
-} from '../alwayson/helpers';
+import { MessageCode } from '../alwayson/constants';
+import { buildAuthMessage, type VtqEntry } from '../alwayson/helpers';
 import {
   encodeMessage,
   type AlwaysOnMessage,
@@ -16,8 +10,7 @@ import {
   type ResponseMessage,
 } from '../alwayson/messages';
 import { MultipartReassembler, splitMessage } from '../alwayson/multipart';
-import type { InfoTable } from '../alwayson/values';
-import { bindBatches, bindFrame, sendBindBatches, type BindFailure } from './binds';
+import { bindBatches, bindFrame, RefusedBinds, sendBindBatches, type BindFailure } from './binds';
 import { AlwaysOnClientError, responseError } from './errors';
 import {
   buildUrl,
@@ -31,15 +24,18 @@ import {
 } from './options';
 import { startKeepAlive, whenConnected, type KeepAlive } from './keepalive';
 import { answerAndSend, answerUndecodable } from './platform-requests';
+import { PushedValues } from './pushed-values';
 import {
   describeRequest,
   PendingRequests,
+  requestMessage,
+  successOf,
   toClientError,
   type AlwaysOnRequester,
   type ClientRequest,
   type ClientResponse,
 } from './requests';
-import { classifySocketError, closeSocket, openSocket, toBuffer } from './socket';
+import { classifySocketError, closeSocket, openSocket, raceTimer, toBuffer } from './socket';
 
 /**
  * One AlwaysOn connection: `wss://host:port/Thingworx/WS` with the `appKey` and `Max-Frame-Size` upgrade headers,
@@ -50,7 +46,7 @@ import { classifySocketError, closeSocket, openSocket, toBuffer } from './socket
  * Events: `state` (state, lastError?), `bindError` ({ names, error }), `protocolError` (error), `close` (after
  * `close()` finished).
  */
-export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
+export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
   readonly url: string;
   readonly stats: ClientStats = newStats();
   private _state: ClientState = 'disconnected';
@@ -61,6 +57,10 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
   private stopped = true;
   private readonly pending = new PendingRequests(() => this.stats.timeouts++);
   private readonly bound = new Set<string>();
+  /** Names the platform refused to bind (not bound, retried with backoff). */
+  private readonly refused: RefusedBinds;
+  /** The last value pushed of each property of each bound Thing: what a GET of the property is answered. */
+  private readonly pushed = new PushedValues();
   private readonly reassembler: MultipartReassembler;
   private readonly backoff: Backoff;
   private connectTimer?: NodeJS.Timeout;
@@ -78,6 +78,7 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
     this.o = resolveOptions(options);
     this.propertyWriteHandler = options.onPropertyWrite;
     this.backoff = new Backoff({ initialMs: 1000, maxMs: 60000, jitter: 0.5, ...options.backoff });
+    this.refused = new RefusedBinds({ initialMs: 5000, maxMs: 300000, jitter: 0.5, ...options.bindRetry });
     this.reassembler = new MultipartReassembler({ maxMessageSize: this.o.maxMessageSize });
   }
 
@@ -113,7 +114,12 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
   }
 
   isBound(thing: string): boolean {
-    return this.bound.has(thing);
+    return this.bound.has(thing) && !this.refused.has(thing);
+  }
+
+  /** Whether the platform refused to bind the Thing (retried with backoff). */
+  isRefused(thing: string): boolean {
+    return this.refused.has(thing);
   }
 
   boundNames(): IterableIterator<string> {
@@ -139,9 +145,9 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
   }
 
   /**
-   * Stop: pending requests are rejected (kind `closed`, retryable), the socket is closed (terminated if the peer
-   * does not answer the close within `graceMs`), and no timer or socket listener is left. Finishes within about
-   * `graceMs` + 0.5 s.
+   * Stop: the bound Things are unbound (UNBIND, waited for at most `graceMs` / 2), pending requests are rejected
+   * (kind `closed`, retryable), the socket is closed (terminated if the peer does not answer the close within
+   * `graceMs`), and no timer or socket listener is left. Finishes within about 1.5 × `graceMs` + 0.5 s.
    */
   async close(graceMs = 1000): Promise<void> {
     this.stopped = true;
@@ -149,6 +155,11 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
     this.reconnectTimer = undefined;
     const ws = this.ws;
     if (ws) {
+      // As the SDK does: UNBIND what we bound, so the platform sees the Things leave now rather than at a timeout.
+      if (this.authenticated && this.bound.size > 0) {
+        const unbound = this.sendBinds(ws, [...this.bound], true).catch(() => undefined);
+        await raceTimer(unbound, graceMs / 2);
+      }
       this.teardown(ws, undefined);
       await closeSocket(ws, graceMs);
     } else {
@@ -184,6 +195,8 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
   async unbind(names: Iterable<string>): Promise<void> {
     const list: string[] = [];
     for (const n of names) if (this.bound.delete(n)) list.push(n);
+    for (const n of list) this.pushed.forget(n);
+    for (const n of list) this.refused.delete(n);
     const ws = this.ws;
     if (!ws || !this.authenticated || list.length === 0) return;
     const errors = await this.sendBinds(ws, list, true);
@@ -205,9 +218,22 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
       },
     };
     return sendBindBatches(link, [...bindBatches(names, o)], unbind, this.o.bindWindow, (f) => {
-      if (!f.error.retryable && !unbind) for (const n of f.names) this.bound.delete(n);
-      // A batch lost with its connection is bound again on the next one: not worth an event.
-      if (ws === this.ws || !f.error.retryable) this.emit('bindError', f);
+      if (unbind || this.stopped) return;
+      if (f.error.kind === 'encode') {
+        for (const n of f.names) this.bound.delete(n);
+      } else if (f.error.kind === 'response' && ws === this.ws) {
+        // Refused by the platform: not bound, reported once, the batch sent again (whole) after a backoff.
+        // A batch refused again on its retry is already waiting for the next one.
+        if (!this.refused.isNew(f.names)) return;
+        this.refused.add(f.names, f.error, (retry) =>
+          ws === this.ws
+            ? this.sendBinds(ws, retry, false).then((r) => r.length === 0)
+            : Promise.resolve(true),
+        );
+      } else if (ws !== this.ws) {
+        return; // lost with its connection: bound again on the next one, not worth an event
+      }
+      this.emit('bindError', f);
     });
   }
 
@@ -231,17 +257,7 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
     const id = this.pending.nextRequestId();
     let frames: Buffer[];
     try {
-      const msg = buildRequestMessage({
-        code: req.code ?? MessageCode.POST,
-        requestId: id,
-        sessionId: this.sessionId,
-        entityType: req.entityType ?? EntityType.THING,
-        entityName: req.entityName,
-        characteristic: req.characteristic ?? Characteristic.SERVICES,
-        characteristicName: req.characteristicName,
-        params: req.params,
-      });
-      frames = this.frames(msg);
+      frames = this.frames(requestMessage(req, id, this.sessionId));
     } catch (e) {
       return Promise.reject(toClientError(e, what));
     }
@@ -250,10 +266,7 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
       (resp) => {
         if (resp.code === MessageCode.SUCCESS) {
           this.stats.acked++;
-          const out: ClientResponse = { code: resp.code };
-          if (resp.body.reason !== undefined) out.reason = resp.body.reason;
-          if (resp.body.content) out.content = resp.body.content;
-          return out;
+          return successOf(resp);
         }
         this.stats.failed++;
         const err = responseError(resp.code, resp.body.reason, what);
@@ -267,52 +280,8 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
     );
   }
 
-  /** POST `Things/<thing>/Services/<service>` (or another entity type); resolves with the result table. */
-  async callService(
-    thing: string,
-    service: string,
-    params?: InfoTable,
-    opts: { entityType?: number; timeoutMs?: number } = {},
-  ): Promise<InfoTable | undefined> {
-    const r = await this.request({
-      entityType: opts.entityType,
-      entityName: thing,
-      characteristicName: service,
-      params,
-      timeoutMs: opts.timeoutMs,
-    });
-    return r.content;
-  }
-
-  /** UpdateSubscribedPropertyValues on a Thing with NamedVTQ rows. */
-  async updateProperties(
-    thing: string,
-    entries: readonly VtqEntry[],
-    opts: { timeoutMs?: number } = {},
-  ): Promise<void> {
-    await this.callService(
-      thing,
-      'UpdateSubscribedPropertyValues',
-      updateSubscribedPropertyValuesParams(entries),
-      opts,
-    );
-  }
-
-  /**
-   * Push one uplink: the JSON `data` into the Thing's `uplinkData` property (quality GOOD, `time` default now).
-   * Resolves on 0x40.
-   */
-  pushUplink(
-    thing: string,
-    data: unknown,
-    time: number | Date = Date.now(),
-    opts: { timeoutMs?: number; property?: string } = {},
-  ): Promise<void> {
-    return this.updateProperties(
-      thing,
-      [{ name: opts.property ?? 'uplinkData', value: Typed.json(data), time, quality: 'GOOD' }],
-      opts,
-    );
+  protected override afterPush(thing: string, entries: readonly VtqEntry[]): void {
+    if (this.bound.has(thing)) this.pushed.record(thing, entries);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -409,6 +378,7 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
     this.keepAlive = undefined;
     this.authenticated = false;
     this.sessionId = undefined;
+    this.refused.clear();
     this.reassembler.clear();
     if (err && !this.stopped) this._lastError = err;
     const failure = this.stopped
@@ -489,6 +459,7 @@ export class AlwaysOnClient extends EventEmitter implements AlwaysOnRequester {
     this.stats.serverRequests++;
     const ctx = {
       isBound: (t: string) => this.bound.has(t),
+      lastValue: (t: string, p: string) => this.pushed.get(t, p),
       propertyWriteHandler: this.propertyWriteHandler,
       metadata: this.options.metadata,
     };

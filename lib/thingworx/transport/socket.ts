@@ -69,3 +69,10 @@ export function closeSocket(ws: WebSocket, graceMs: number): Promise<void> {
     }
   });
 }
+
+/** Wait for `p`, but no longer than `ms`. */
+export async function raceTimer(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,73 @@
+import { strict as assert } from 'assert';
+import { parseJsonValue, ThingWorxClient, Typed, type ThingWorxBody } from '../../lib/thingworx';
+import type { QueueEntry } from '../../lib/delivery';
+import type { PlatformDownlink } from '../../lib/connection/platform-client';
+import { APP_KEY, devEuis, eventually, Fixture, TEMPLATE } from './client-fixtures';
+
+function entry(body: ThingWorxBody, seq = 1): QueueEntry<ThingWorxBody> {
+  return { key: body.devEUI, body, json: JSON.stringify(body), seq, attempts: 0 };
+}
+
+describe('ThingWorxClient against the strict AlwaysOn test server (issue 15)', function () {
+  this.timeout(20000);
+  const fx = new Fixture();
+  afterEach(() => fx.cleanup());
+
+  it('a Thing held by a ghost connection ("Last in wins" off): reported once with the setting to change, uplinks still delivered, bound once free', async () => {
+    const server = await fx.server({ lastInWins: false });
+    server.addConnectorTemplate(TEMPLATE);
+    const [held, free] = devEuis(2);
+    server.addThings([held, free], TEMPLATE);
+    const ghost = fx.client(server);
+    ghost.start();
+    await ghost.bind([held]);
+    await ghost.whenConnected();
+
+    const twx = new ThingWorxClient({
+      host: '127.0.0.1',
+      port: server.port,
+      appKey: APP_KEY,
+      allowInsecure: true,
+      templateName: TEMPLATE,
+      client: {
+        ...fx.clientOptions(server),
+        url: undefined,
+        bindRetry: { initialMs: 100, maxMs: 200, jitter: 0 },
+      },
+    });
+    fx.closers.push(() => twx.stop());
+    const warnings: string[] = [];
+    const errors: Error[] = [];
+    // (The strict server does not answer GetInstancePropertyDefinitions: that warning is not the one looked at.)
+    twx.on('warning', (t: string) => {
+      if (/BIND/.test(t)) warnings.push(t);
+    });
+    twx.on('error', (e: Error) => errors.push(e));
+    twx.start();
+    await eventually(() => twx.state === 'connected', 'connected', 5000);
+    await eventually(() => warnings.length > 0, 'refusal reported');
+    assert.match(warnings[0], /refused/);
+    assert.match(warnings[0], /Binding failed/);
+    assert.match(warnings[0], /Last in wins/);
+    assert.equal(twx.isBound(held), false);
+    assert.equal(twx.isBound(free), false, 'the batch is refused whole');
+
+    const time = new Date().toISOString();
+    const doc = { DevEUI_uplink: { DevEUI: held, FCntUp: 1, Time: time } };
+    const r = await twx.deliver(entry({ devEUI: held, thing: held, time, document: doc }));
+    assert.equal(r.kind, 'ack', JSON.stringify(r));
+    assert.deepEqual(parseJsonValue(server.value(held, 'uplinkData')!.value), doc);
+    assert.equal(server.received('request', 'CreateThing').length, 0, 'a refused Thing is not created again');
+
+    await ghost.close();
+    await eventually(() => twx.isBound(held) && twx.isBound(free), 'bound once the ghost left', 5000);
+    const downlinks: PlatformDownlink[] = [];
+    twx.on('downlink', (d: PlatformDownlink) => downlinks.push(d));
+    const w = await server.putProperty(held, 'downlink', Typed.json({ FPort: 2, payload_hex: '01' }));
+    assert.equal(w.code, 0x40);
+    assert.equal(downlinks.length, 1);
+    assert.equal(warnings.length, 1, 'reported once');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(server.violations, []);
+  });
+});
