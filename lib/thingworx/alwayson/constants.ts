@@ -76,6 +76,8 @@ export const BaseType = {
   GUID: 20,
   BLOB: 21,
   INTEGER: 22,
+  /** 64-bit signed integer, newer than SDK 2.2.1 (ThingWorx 8.x). */
+  LONG: 23,
   PROPERTYNAME: 50,
   SERVICENAME: 51,
   EVENTNAME: 52,
@@ -149,7 +151,10 @@ export function isStringBaseType(t: number): t is StringBaseType {
   return STRING_TYPE_SET.has(t);
 }
 
-/** True for every base type this codec can carry (TIMESPAN 4 is not: the SDK does not handle it either). */
+/**
+ * True for every base type this codec can carry. TIMESPAN (4), THINGCODE and VEC2/3/4 are not: their wire form is
+ * not published, so a message carrying one fails alone (its request is answered or rejected with the reason).
+ */
 export function isKnownBaseType(t: number): t is BaseType {
   return ALL_TYPE_SET.has(t);
 }

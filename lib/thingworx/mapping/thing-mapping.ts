@@ -90,6 +90,8 @@ export function typedValue(baseType: string, value: unknown): TypedValue | undef
       return typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
         ? Typed.integer(value)
         : undefined;
+    case 'LONG':
+      return typeof value === 'number' && Number.isSafeInteger(value) ? Typed.long(value) : undefined;
     case 'BOOLEAN':
       return typeof value === 'boolean' ? Typed.boolean(value) : undefined;
     case 'STRING':

@@ -1,4 +1,10 @@
-import { Characteristic, EntityType, isRequestCode, MessageCode } from '../alwayson/constants';
+import {
+  Characteristic,
+  EntityType,
+  isRequestCode,
+  isResponseCode,
+  MessageCode,
+} from '../alwayson/constants';
 import {
   buildResponse,
   namedVtqDataShape,
@@ -141,4 +147,14 @@ export function answerUndecodable(
     // not even a header: nothing to answer
   }
   return err;
+}
+
+/** The request id of a frame whose header says it is a response, if it has a readable header. */
+export function responseIdOf(frame: Buffer): number | undefined {
+  try {
+    const h = decodeHeader(frame);
+    return isResponseCode(h.code) ? h.requestId : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -126,6 +126,16 @@ export class PendingRequests {
     return true;
   }
 
+  /** Reject one request in flight (its answer came but could not be read); false when none waits for it. */
+  fail(requestId: number, err: AlwaysOnClientError): boolean {
+    const p = this.pending.get(requestId);
+    if (!p) return false;
+    clearTimeout(p.timer);
+    this.pending.delete(requestId);
+    p.reject(new AlwaysOnClientError(err.kind, `${p.what}: ${err.message}`, { cause: err.cause }));
+    return true;
+  }
+
   /** Reject every request in flight with `failure` (its message prefixed by what each request was). */
   rejectAll(failure: AlwaysOnClientError, cause: unknown): void {
     const pending = [...this.pending.values()];

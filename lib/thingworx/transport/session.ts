@@ -23,7 +23,7 @@ import {
   type ResolvedOptions,
 } from './options';
 import { startKeepAlive, whenConnected, type KeepAlive } from './keepalive';
-import { answerAndSend, answerUndecodable } from './platform-requests';
+import { answerAndSend, answerUndecodable, responseIdOf } from './platform-requests';
 import { PushedValues } from './pushed-values';
 import {
   describeRequest,
@@ -449,10 +449,11 @@ export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
 
   private protocolError(ws: WebSocket, frame: Buffer, e: unknown): void {
     this.stats.protocolErrors++;
-    this.emit(
-      'protocolError',
-      answerUndecodable(frame, e, (m) => this.sendMessage(ws, m)),
-    );
+    const err = answerUndecodable(frame, e, (m) => this.sendMessage(ws, m));
+    // An answer we cannot read (a value we cannot represent) fails its request now, not at its timeout.
+    const id = responseIdOf(frame);
+    if (id !== undefined && this.pending.fail(id, err)) return;
+    this.emit('protocolError', err);
   }
 
   private async onServerRequest(ws: WebSocket, req: RequestMessage): Promise<void> {
