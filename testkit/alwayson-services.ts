@@ -52,6 +52,11 @@ export interface ServerTemplate {
 export interface PropertyAspects {
   /** -1: the value pushed is the value (never read from the edge); 0: read from the edge at each read. */
   cacheTime: number;
+  /** When the edge pushes it: ALWAYS, VALUE, NEVER, DEADBAND (default ALWAYS here; ThingWorx's own default VALUE). */
+  pushType?: string;
+  pushThreshold?: number;
+  /** The name the edge pushes it under (the remote binding's remotePropertyName; default the property's name). */
+  edgeName?: string;
 }
 
 export interface EntityStoreOptions {
@@ -98,13 +103,41 @@ export class AlwaysOnEntityStore extends EventEmitter {
 
   /** Our usual template: `uplinkData`, `downlink` and `downlinkData`, all JSON with cacheTime -1 (as the XML). */
   addConnectorTemplate(name: string): ServerTemplate {
-    const cached = { cacheTime: -1 };
     return this.addTemplate(
       name,
       { uplinkData: 'JSON', downlink: 'JSON', downlinkData: 'JSON' },
       'RemoteThing',
-      { uplinkData: cached, downlink: cached, downlinkData: cached },
+      {
+        uplinkData: { cacheTime: -1, pushType: 'ALWAYS' },
+        downlink: { cacheTime: -1, pushType: 'NEVER' },
+        downlinkData: { cacheTime: -1, pushType: 'NEVER' },
+      },
     );
+  }
+
+  /** Change a property's subscription settings, as a user does in Composer (tell the edge: NotifyPropertyUpdate). */
+  setPropertySubscription(
+    template: string,
+    property: string,
+    settings: Omit<PropertyAspects, 'cacheTime'>,
+  ): void {
+    const tpl = this.templates.get(template);
+    if (!tpl?.properties.has(property)) throw new Error(`no property ${property} on ${template}`);
+    tpl.aspects.set(property, { ...(tpl.aspects.get(property) ?? { cacheTime: 0 }), ...settings });
+  }
+
+  /** Remote properties of a template (its chain), with their aspects. */
+  remoteProperties(template: string): Map<string, { type: string; aspects: PropertyAspects }> {
+    const out = new Map<string, { type: string; aspects: PropertyAspects }>();
+    for (let t: string | undefined = template, depth = 0; t && depth < 32; depth++) {
+      const tpl = this.templates.get(t);
+      if (!tpl) break;
+      for (const [name, type] of tpl.properties) {
+        if (!out.has(name)) out.set(name, { type, aspects: tpl.aspects.get(name) ?? { cacheTime: 0 } });
+      }
+      t = tpl.base;
+    }
+    return out;
   }
 
   /** The remote binding aspects of a property of a template (inherited ones included). */
@@ -173,6 +206,8 @@ export class AlwaysOnEntityStore extends EventEmitter {
         case 'RestartThing':
           thing.restarts++;
           return ok();
+        case 'GetPropertySubscriptions':
+          return ok(this.propertySubscriptions(thing));
         default:
           return err(MessageCode.METHOD_NOT_ALLOWED, `service ${svc} not found on Thing ${thing.name}`);
       }
@@ -184,6 +219,19 @@ export class AlwaysOnEntityStore extends EventEmitter {
       switch (svc) {
         case 'QueryImplementingThingsOptimized':
           return this.queryImplementingThings(tpl, num('maxItems'), num('offset'), p('basicPropertyNames'));
+        case 'GetInstancePropertyDefinitions':
+          return ok({
+            dataShape: [
+              { name: 'name', baseType: BaseType.STRING },
+              { name: 'description', baseType: BaseType.STRING },
+              { name: 'baseType', baseType: BaseType.BASETYPENAME },
+            ],
+            rows: [...this.remoteProperties(tpl.name)].map(([name, { type }]) => ({
+              name: { baseType: BaseType.STRING, value: name } as TypedValue,
+              description: { baseType: BaseType.STRING, value: '' } as TypedValue,
+              baseType: { baseType: BaseType.BASETYPENAME, value: type } as TypedValue,
+            })),
+          });
         case 'AddPropertyDefinition': {
           if (!this.allowCreate) return err(MessageCode.FORBIDDEN, 'not permitted to edit ThingTemplates');
           const name = str('name');
@@ -199,7 +247,12 @@ export class AlwaysOnEntityStore extends EventEmitter {
           } catch {
             return err(MessageCode.BAD_REQUEST, 'remoteBindingAspects is not JSON');
           }
-          tpl.aspects.set(name, { cacheTime });
+          tpl.aspects.set(name, {
+            cacheTime,
+            pushType: (str('pushType') ?? 'VALUE').toUpperCase(),
+            pushThreshold: num('pushThreshold') ?? 0,
+            edgeName: str('remotePropertyName') || name,
+          });
           return ok();
         }
         default:
@@ -330,6 +383,25 @@ export class AlwaysOnEntityStore extends EventEmitter {
     return { code: MessageCode.SUCCESS, content };
   }
 
+  /** GetPropertySubscriptions: one row per remote property (name, edgeName, pushType, pushThreshold). */
+  private propertySubscriptions(thing: ServerThing): InfoTable {
+    const rows = [...this.remoteProperties(thing.template)].map(([name, { aspects }]) => ({
+      name: { baseType: BaseType.STRING, value: name } as TypedValue,
+      edgeName: { baseType: BaseType.STRING, value: aspects.edgeName ?? name } as TypedValue,
+      pushType: { baseType: BaseType.STRING, value: aspects.pushType ?? 'ALWAYS' } as TypedValue,
+      pushThreshold: { baseType: BaseType.NUMBER, value: aspects.pushThreshold ?? 0 } as TypedValue,
+    }));
+    return {
+      dataShape: [
+        { name: 'name', baseType: BaseType.STRING },
+        { name: 'edgeName', baseType: BaseType.STRING },
+        { name: 'pushType', baseType: BaseType.STRING },
+        { name: 'pushThreshold', baseType: BaseType.NUMBER },
+      ],
+      rows,
+    };
+  }
+
   /** Whether a Thing is bound (the server says; the store alone does not know). */
   protected isConnected(_thing: string): boolean {
     return false;
@@ -341,16 +413,6 @@ export class AlwaysOnEntityStore extends EventEmitter {
       t = this.templates.get(t)?.base;
     }
     return false;
-  }
-
-  private propertyType(template: string, property: string): string | undefined {
-    for (let t: string | undefined = template, depth = 0; t && depth < 32; depth++) {
-      const tpl = this.templates.get(t);
-      const type = tpl?.properties.get(property);
-      if (type) return type;
-      t = tpl?.base;
-    }
-    return undefined;
   }
 
   private updateValues(
@@ -375,15 +437,24 @@ export class AlwaysOnEntityStore extends EventEmitter {
     }
     const updates: Array<[string, StoredValue]> = [];
     for (const row of table.rows) {
-      const name = row.name?.value;
+      const edgeName = row.name?.value;
       const time = row.time?.value;
       const quality = row.quality?.value;
-      if (typeof name !== 'string' || typeof time !== 'number' || typeof quality !== 'string' || !row.value) {
+      if (
+        typeof edgeName !== 'string' ||
+        typeof time !== 'number' ||
+        typeof quality !== 'string' ||
+        !row.value
+      ) {
         return { code: MessageCode.BAD_REQUEST, reason: 'incomplete NamedVTQ row' };
       }
-      const type = this.propertyType(thing.template, name);
-      if (!type)
-        return { code: MessageCode.BAD_REQUEST, reason: `property ${name} not found on ${thing.name}` };
+      // Rows name the property as the edge knows it (its edgeName).
+      const remote = [...this.remoteProperties(thing.template)].find(
+        ([n, p]) => (p.aspects.edgeName ?? n) === edgeName,
+      );
+      if (!remote)
+        return { code: MessageCode.BAD_REQUEST, reason: `property ${edgeName} not found on ${thing.name}` };
+      const [name, { type }] = remote;
       const value = unwrapVariant(row.value);
       if (TYPE_NAMES.get(value.baseType) !== type) {
         return {

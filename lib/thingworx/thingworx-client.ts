@@ -17,6 +17,8 @@ import {
 import type { ThingWorxBody, ThingWorxDownlinkRef, ThingWorxOptions } from './options';
 import { ENTITY_SERVICES, ThingProvisioner } from './provisioning/provisioner';
 import { TemplateSetup } from './provisioning/template-setup';
+import { applySubscriptions } from './mapping/subscriptions';
+import { PropertySubscriptions } from './subscriptions/property-subscriptions';
 import { AlwaysOnClientError, ProvisioningError } from './transport/errors';
 import type { PropertyWrite, PropertyWriteResult } from './transport/options';
 import { PipePool } from './transport/pipes';
@@ -52,6 +54,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
   private pool?: PipePool;
   private provisioner?: ThingProvisioner;
   private template?: TemplateSetup;
+  private subscriptions?: PropertySubscriptions;
   private readonly configError?: Error;
   private _state: ConnectionState = 'disconnected';
   private started = false;
@@ -100,6 +103,15 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     // A frame the platform sent that cannot be read (perhaps a downlink write): said, not only counted.
     this.pool.on('protocolError', (e: AlwaysOnClientError) => this.emit('downlink-error', e));
     this.pool.on('state', () => this.onPoolState());
+    this.subscriptions = new PropertySubscriptions(this.pool);
+    this.pool.on('bound', (names: string[]) => {
+      for (const n of names) this.subscriptions!.invalidate(n);
+    });
+    // Settings changed in Composer (pushType, deadband, edge name): read again, now, for the next push.
+    this.pool.on('propertyUpdate', (thing: string) => {
+      this.subscriptions!.invalidate(thing);
+      this.subscriptions!.get(thing).catch(() => undefined);
+    });
     this.pool.on('bindError', (e: { names: string[]; error: AlwaysOnClientError }) => {
       if (e.error.retryable && e.error.kind !== 'response') return;
       this.emit('warning', bindRefusal(e.names, e.error));
@@ -166,6 +178,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     this.retryTimer = undefined;
     this.provisioned = false;
     this.provisionError = undefined;
+    this.subscriptions?.clear();
     clearTimeout(this.bindTimer);
     this.bindTimer = undefined;
     for (const w of this.bindWaiters.splice(0)) w.reject(new AlwaysOnClientError('closed', 'client closed'));
@@ -184,19 +197,26 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       if (!body.document) {
         // A downlink status: written only on a Thing we know, and only when the template has the property.
         if (!body.status || !this.properties?.has(STATUS_PROPERTY) || !pool.isBound(thing)) return ack();
-        await pool.updateProperties(thing, [
+        await this.push(thing, [
           { name: STATUS_PROPERTY, value: Typed.json(body.status), time, quality: 'GOOD' },
         ]);
         return ack();
       }
       // A Thing the platform refused to bind still takes its values (its BIND is retried meanwhile).
       if (!pool.isBound(thing) && !pool.isRefused(thing)) await this.ensureThing(thing);
-      const entries: VtqEntry[] = documentEntries(body.document, time, this.properties);
-      await pool.updateProperties(thing, entries);
+      await this.push(thing, documentEntries(body.document, time, this.properties));
       return ack();
     } catch (e) {
       return this.classify(e, thing, entry.attempts);
     }
+  }
+
+  /** Push values as the platform's subscription settings say (edge names, push types); nothing left: no request. */
+  private async push(thing: string, entries: VtqEntry[]): Promise<void> {
+    const pool = this.pool!;
+    const subs = await this.subscriptions!.get(thing);
+    const out = applySubscriptions(entries, subs, (edgeName) => pool.lastPushed(thing, edgeName));
+    if (out.length > 0) await pool.updateProperties(thing, out);
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -70,4 +70,62 @@ describe('ThingWorxClient against the strict AlwaysOn test server (issue 15)', f
     assert.deepEqual(errors, []);
     assert.deepEqual(server.violations, []);
   });
+
+  it("honours the platform's subscription settings (edge name, NEVER, VALUE, DEADBAND), and a change made in Composer once told by NotifyPropertyUpdate", async () => {
+    const server = await fx.server();
+    server.addTemplate(
+      TEMPLATE,
+      { uplinkData: 'JSON', downlink: 'JSON', rssi: 'NUMBER', snr: 'NUMBER', FCntUp: 'NUMBER' },
+      'RemoteThing',
+      {
+        uplinkData: { cacheTime: -1, pushType: 'ALWAYS' },
+        downlink: { cacheTime: -1, pushType: 'NEVER' },
+        rssi: { cacheTime: -1, pushType: 'DEADBAND', pushThreshold: 5 },
+        snr: { cacheTime: -1, pushType: 'VALUE' },
+        FCntUp: { cacheTime: -1, pushType: 'NEVER' },
+      },
+    );
+    const [dev] = devEuis(1);
+    server.addThing(dev, TEMPLATE);
+    const twx = new ThingWorxClient({
+      host: '127.0.0.1',
+      port: server.port,
+      appKey: APP_KEY,
+      allowInsecure: true,
+      templateName: TEMPLATE,
+      client: { ...fx.clientOptions(server), url: undefined },
+    });
+    fx.closers.push(() => twx.stop());
+    twx.start();
+    await eventually(() => twx.state === 'connected' && twx.isBound(dev), 'connected and bound', 5000);
+    let seq = 0;
+    const send = async (rssi: number, snr: number): Promise<string[]> => {
+      const time = new Date(Date.UTC(2026, 0, 1, 0, 0, ++seq)).toISOString();
+      const doc = { DevEUI_uplink: { DevEUI: dev, Time: time, FCntUp: seq, LrrRSSI: rssi, LrrSNR: snr } };
+      const r = await twx.deliver(entry({ devEUI: dev, thing: dev, time, document: doc }, seq));
+      assert.equal(r.kind, 'ack', JSON.stringify(r));
+      const pushes = server.received('request', 'UpdateSubscribedPropertyValues');
+      const last = pushes[pushes.length - 1].msg;
+      const rows = last.kind === 'request' ? last.body.params!.rows[0].values : undefined;
+      return rows && rows.baseType === 0x05 ? rows.value.rows.map((row) => row.name.value as string) : [];
+    };
+    assert.deepEqual(await send(-100, 5), ['uplinkData', 'rssi', 'snr'], 'first values; FCntUp is NEVER');
+    assert.deepEqual(await send(-103, 5), ['uplinkData'], 'rssi within its deadband, snr unchanged');
+    assert.deepEqual(await send(-106, 6), ['uplinkData', 'rssi', 'snr']);
+    assert.equal(server.value(dev, 'rssi')!.value.value, -106);
+    assert.equal(server.received('request', 'GetPropertySubscriptions').length, 1);
+
+    // In Composer: uplinkData bound to the edge name "up", snr no longer pushed; the platform tells the edge.
+    server.setPropertySubscription(TEMPLATE, 'uplinkData', { edgeName: 'up' });
+    server.setPropertySubscription(TEMPLATE, 'snr', { pushType: 'NEVER' });
+    assert.equal((await server.callEdgeService(dev, 'NotifyPropertyUpdate')).code, 0x40);
+    await eventually(() => server.received('request', 'GetPropertySubscriptions').length === 2, 'read again');
+    assert.deepEqual(await send(-120, 9), ['up', 'rssi']);
+    const stored = parseJsonValue(server.value(dev, 'uplinkData')!.value) as {
+      DevEUI_uplink: { LrrRSSI: number };
+    };
+    assert.equal(stored.DevEUI_uplink.LrrRSSI, -120);
+    assert.equal(server.value(dev, 'snr')!.value.value, 6);
+    assert.deepEqual(server.violations, []);
+  });
 });

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'events';
 import { EntityType } from '../alwayson/constants';
 import type { VtqEntry } from '../alwayson/helpers';
-import type { InfoTable } from '../alwayson/values';
+import type { InfoTable, TypedValue } from '../alwayson/values';
 import type { AlwaysOnClientOptions, ClientState, ClientStats, PropertyWriteHandler } from './options';
 import type { AlwaysOnRequester, ClientRequest, ClientResponse } from './requests';
 import { AlwaysOnClient } from './session';
@@ -39,6 +39,8 @@ export class PipePool extends EventEmitter implements AlwaysOnRequester {
         this.emit('bindError', { pipe: i, ...e }),
       );
       c.on('protocolError', (e: AlwaysOnClientError) => this.emit('protocolError', e));
+      c.on('bound', (names: string[]) => this.emit('bound', names));
+      c.on('propertyUpdate', (thing: string) => this.emit('propertyUpdate', thing));
       pipes.push(c);
     }
     this.pipes = pipes;
@@ -82,6 +84,10 @@ export class PipePool extends EventEmitter implements AlwaysOnRequester {
 
   isBound(thing: string): boolean {
     return this.pipeFor(thing).isBound(thing);
+  }
+
+  lastPushed(thing: string, property: string): TypedValue | undefined {
+    return this.pipeFor(thing).lastPushed(thing, property);
   }
 
   /** Whether the platform refused to bind the Thing (retried with backoff). */

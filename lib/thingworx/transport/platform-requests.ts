@@ -22,6 +22,8 @@ import { CODE_VERB } from './requests';
 /** What answering the platform's requests needs from the connection. */
 export interface PlatformRequestContext {
   isBound(thing: string): boolean;
+  /** The platform says the Thing's property settings changed. */
+  onNotifyPropertyUpdate?(thing: string): void;
   /** The last value pushed of a property of a bound Thing. */
   lastValue?(thing: string, property: string): TypedValue | undefined;
   propertyWriteHandler?: PropertyWriteHandler;
@@ -69,6 +71,7 @@ export async function answerPlatformRequest(
   if (b.characteristic === Characteristic.SERVICES) {
     switch (b.characteristicName) {
       case 'NotifyPropertyUpdate':
+        ctx.onNotifyPropertyUpdate?.(thing);
         return buildResponse(req);
       case 'GetMetadata': {
         const meta = ctx.metadata?.(thing) ?? {

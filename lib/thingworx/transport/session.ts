@@ -10,6 +10,7 @@ import {
   type ResponseMessage,
 } from '../alwayson/messages';
 import { MultipartReassembler, splitMessage } from '../alwayson/multipart';
+import type { TypedValue } from '../alwayson/values';
 import { bindBatches, bindFrame, RefusedBinds, sendBindBatches, type BindFailure } from './binds';
 import { AlwaysOnClientError, responseError } from './errors';
 import {
@@ -43,8 +44,9 @@ import { classifySocketError, closeSocket, openSocket, raceTimer, toBuffer } fro
  * reconnect), WebSocket ping keep-alive, reconnect with capped exponential backoff and jitter, requests matched to
  * responses by request id with timeouts, multipart both ways, and the platform's requests answered.
  *
- * Events: `state` (state, lastError?), `bindError` ({ names, error }), `protocolError` (error), `close` (after
- * `close()` finished).
+ * Events: `state` (state, lastError?), `bound` (names accepted by a BIND), `bindError` ({ names, error }),
+ * `propertyUpdate` (thing: the platform's NotifyPropertyUpdate), `protocolError` (error), `close` (after `close()`
+ * finished).
  */
 export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
   readonly url: string;
@@ -98,6 +100,11 @@ export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
   /** True once AUTH succeeded on the current socket (requests can be sent; re-binding may still be running). */
   get isAuthenticated(): boolean {
     return this.authenticated;
+  }
+
+  /** The value last pushed of a property (by the name pushed) of a bound Thing. */
+  lastPushed(thing: string, property: string): TypedValue | undefined {
+    return this.pushed.get(thing, property);
   }
 
   /** The session id assigned by the platform, while authenticated. */
@@ -213,8 +220,10 @@ export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
         this.stats.bindMessages++;
         const what = `${ub ? 'UNBIND' : 'BIND'} (${batch.length} names)`;
         const resp = await this.exchange(ws, [frame], id, what, this.o.requestTimeoutMs);
-        if (resp.code !== MessageCode.SUCCESS)
+        if (resp.code !== MessageCode.SUCCESS) {
           throw responseError(resp.code, resp.body.reason, ub ? 'UNBIND' : 'BIND');
+        }
+        if (!ub) this.emit('bound', batch);
       },
     };
     return sendBindBatches(link, [...bindBatches(names, o)], unbind, this.o.bindWindow, (f) => {
@@ -460,6 +469,7 @@ export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
     this.stats.serverRequests++;
     const ctx = {
       isBound: (t: string) => this.bound.has(t),
+      onNotifyPropertyUpdate: (t: string) => this.emit('propertyUpdate', t),
       lastValue: (t: string, p: string) => this.pushed.get(t, p),
       propertyWriteHandler: this.propertyWriteHandler,
       metadata: this.options.metadata,
