@@ -2,7 +2,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as https from 'https';
-import type { AddressInfo } from 'net';
+import type { AddressInfo, Socket } from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import WebSocket, { WebSocketServer } from 'ws';
@@ -62,6 +62,8 @@ export interface AlwaysOnServerOptions extends EntityStoreOptions {
   defaultMaxItems?: number;
   /** Largest page QueryImplementingThingsOptimized returns, whatever `maxItems` says (default unlimited). */
   maxItemsCap?: number;
+  /** Accept permessage-deflate when offered (default true). */
+  compression?: boolean;
   /** The "Last in wins" setting (default true; see `lastInWins`). */
   lastInWins?: boolean;
   /** Most log entries kept (default 300 000; older ones are dropped). */
@@ -88,6 +90,7 @@ interface Conn {
   id: number;
   ws: WebSocket;
   headers: http.IncomingHttpHeaders;
+  socket: Socket;
   sessionId?: number;
   authed: boolean;
   /** The application key the session was opened with. */
@@ -167,6 +170,7 @@ export class AlwaysOnTestServer extends AlwaysOnEntityStore {
   /** Fault injection for client requests: a response to send instead, `'ignore'` (never answer), or undefined. */
   interceptor?: (msg: RequestMessage, conn: number) => InterceptResult | Promise<InterceptResult>;
   private readonly conns = new Map<number, Conn>();
+  private readonly closedWire = { in: 0, out: 0 };
   private readonly boundTo = new Map<string, Conn>();
   private http?: http.Server | https.Server;
   private wss?: WebSocketServer;
@@ -201,7 +205,8 @@ export class AlwaysOnTestServer extends AlwaysOnEntityStore {
       server: this.http,
       path: '/Thingworx/WS',
       autoPong: false,
-      perMessageDeflate: false,
+      // ThingWorx's WebSocket endpoint accepts permessage-deflate when the edge offers it.
+      perMessageDeflate: this.options.compression ?? true,
       maxPayload: 2 * 1024 * 1024,
       verifyClient: (info, cb) => {
         const key = info.req.headers['appkey'];
@@ -458,11 +463,28 @@ export class AlwaysOnTestServer extends AlwaysOnEntityStore {
     this.emit('violation', v);
   }
 
+  /** Bytes on the wire (TCP, after TLS / compression) of every connection so far: from the edges, to the edges. */
+  wireBytes(): { in: number; out: number } {
+    let i = this.closedWire.in;
+    let o = this.closedWire.out;
+    for (const c of this.conns.values()) {
+      i += c.socket.bytesRead;
+      o += c.socket.bytesWritten;
+    }
+    return { in: i, out: o };
+  }
+
+  /** The WebSocket extensions negotiated on a connection (`permessage-deflate` when compressed). */
+  extensionsOf(conn: number): string | undefined {
+    return this.conns.get(conn)?.ws.extensions;
+  }
+
   private onConnection(ws: WebSocket, req: http.IncomingMessage): void {
     const conn: Conn = {
       id: ++this.nextConnId,
       ws,
       headers: req.headers,
+      socket: req.socket,
       authed: false,
       closed: false,
       bound: new Set(),
@@ -491,6 +513,8 @@ export class AlwaysOnTestServer extends AlwaysOnEntityStore {
 
   private onClose(conn: Conn): void {
     conn.closed = true;
+    this.closedWire.in += conn.socket.bytesRead;
+    this.closedWire.out += conn.socket.bytesWritten;
     if (conn.authTimer) clearTimeout(conn.authTimer);
     this.conns.delete(conn.id);
     for (const n of conn.bound) if (this.boundTo.get(n) === conn) this.boundTo.delete(n);

@@ -68,6 +68,8 @@ export interface AlwaysOnClientOptions {
   chunkSize?: number;
   /** Largest whole message either way (default 1 MiB). */
   maxMessageSize?: number;
+  /** Offer permessage-deflate on the upgrade, as the SDK does (default true; used only if the platform accepts). */
+  compression?: boolean;
   /** Optional gateway named in every BIND. */
   gateway?: BindGateway;
   /** Called for every property PUT on a bound Thing. Without it, property writes are answered 0x85. */

@@ -9,7 +9,8 @@ export function openSocket(url: string, options: AlwaysOnClientOptions, o: Resol
   return new WebSocket(url, {
     headers: { appKey: options.appKey, 'Max-Frame-Size': String(o.chunkSize) },
     handshakeTimeout: o.connectTimeoutMs,
-    perMessageDeflate: false,
+    // Offered as the SDK does; used only when the platform accepts it.
+    perMessageDeflate: options.compression !== false,
     maxPayload: o.maxMessageSize,
     followRedirects: false,
     ...(secure
