@@ -1,5 +1,12 @@
 import { strict as assert } from 'assert';
-import { parseJsonValue, ThingWorxClient, Typed, type ThingWorxBody } from '../../lib/thingworx';
+import {
+  parseJsonValue,
+  ThingWorxClient,
+  Typed,
+  type AlwaysOnClientOptions,
+  type ThingWorxBody,
+} from '../../lib/thingworx';
+import type { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import type { QueueEntry } from '../../lib/delivery';
 import type { PlatformDownlink } from '../../lib/connection/platform-client';
 import { APP_KEY, devEuis, eventually, Fixture, TEMPLATE } from './client-fixtures';
@@ -13,6 +20,22 @@ describe('ThingWorxClient against the strict AlwaysOn test server (issue 15)', f
   const fx = new Fixture();
   afterEach(() => fx.cleanup());
 
+  function platformClient(
+    server: AlwaysOnTestServer,
+    client: Partial<AlwaysOnClientOptions> = {},
+  ): ThingWorxClient {
+    const twx = new ThingWorxClient({
+      host: '127.0.0.1',
+      port: server.port,
+      appKey: APP_KEY,
+      allowInsecure: true,
+      templateName: TEMPLATE,
+      client: { ...fx.clientOptions(server), url: undefined, ...client },
+    });
+    fx.closers.push(() => twx.stop());
+    return twx;
+  }
+
   it('a Thing held by a ghost connection ("Last in wins" off): reported once with the setting to change, uplinks still delivered, bound once free', async () => {
     const server = await fx.server({ lastInWins: false });
     server.addConnectorTemplate(TEMPLATE);
@@ -23,19 +46,7 @@ describe('ThingWorxClient against the strict AlwaysOn test server (issue 15)', f
     await ghost.bind([held]);
     await ghost.whenConnected();
 
-    const twx = new ThingWorxClient({
-      host: '127.0.0.1',
-      port: server.port,
-      appKey: APP_KEY,
-      allowInsecure: true,
-      templateName: TEMPLATE,
-      client: {
-        ...fx.clientOptions(server),
-        url: undefined,
-        bindRetry: { initialMs: 100, maxMs: 200, jitter: 0 },
-      },
-    });
-    fx.closers.push(() => twx.stop());
+    const twx = platformClient(server, { bindRetry: { initialMs: 100, maxMs: 200, jitter: 0 } });
     const warnings: string[] = [];
     const errors: Error[] = [];
     // (The strict server does not answer GetInstancePropertyDefinitions: that warning is not the one looked at.)
@@ -87,15 +98,7 @@ describe('ThingWorxClient against the strict AlwaysOn test server (issue 15)', f
     );
     const [dev] = devEuis(1);
     server.addThing(dev, TEMPLATE);
-    const twx = new ThingWorxClient({
-      host: '127.0.0.1',
-      port: server.port,
-      appKey: APP_KEY,
-      allowInsecure: true,
-      templateName: TEMPLATE,
-      client: { ...fx.clientOptions(server), url: undefined },
-    });
-    fx.closers.push(() => twx.stop());
+    const twx = platformClient(server);
     twx.start();
     await eventually(() => twx.state === 'connected' && twx.isBound(dev), 'connected and bound', 5000);
     let seq = 0;
