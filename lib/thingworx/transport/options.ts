@@ -68,6 +68,8 @@ export interface AlwaysOnClientOptions {
   chunkSize?: number;
   /** Largest whole message either way (default 1 MiB). */
   maxMessageSize?: number;
+  /** Memory for the last values pushed (answers to GET, VALUE / DEADBAND push types), default 32 MiB a socket. */
+  pushedValuesMaxBytes?: number;
   /** Offer permessage-deflate on the upgrade, as the SDK does (default true; used only if the platform accepts). */
   compression?: boolean;
   /** Optional gateway named in every BIND. */

@@ -62,7 +62,7 @@ export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
   /** Names the platform refused to bind (not bound, retried with backoff). */
   private readonly refused: RefusedBinds;
   /** The last value pushed of each property of each bound Thing: what a GET of the property is answered. */
-  private readonly pushed = new PushedValues();
+  private readonly pushed: PushedValues;
   private readonly reassembler: MultipartReassembler;
   private readonly backoff: Backoff;
   private connectTimer?: NodeJS.Timeout;
@@ -79,6 +79,7 @@ export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
     this.url = buildUrl(options);
     this.o = resolveOptions(options);
     this.propertyWriteHandler = options.onPropertyWrite;
+    this.pushed = new PushedValues(options.pushedValuesMaxBytes);
     this.backoff = new Backoff({ initialMs: 1000, maxMs: 60000, jitter: 0.5, ...options.backoff });
     this.refused = new RefusedBinds({ initialMs: 5000, maxMs: 300000, jitter: 0.5, ...options.bindRetry });
     this.reassembler = new MultipartReassembler({ maxMessageSize: this.o.maxMessageSize });
