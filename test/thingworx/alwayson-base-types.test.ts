@@ -35,6 +35,27 @@ describe('AlwaysOn base types newer than SDK 2.2.1 (issue 15)', function () {
     assert.equal(typedValue('LONG', 1.5), undefined);
   });
 
+  it('names newer than SDK 2.2.1 are strings; TIMESPAN, VEC2/3/4 and THINGCODE fail naming the type', () => {
+    for (const t of [99, 121, 122, 123, 0x80, 0x81, 0x82]) {
+      const bytes = Buffer.from([t, 3, 0x61, 0x62, 0x63]);
+      assert.deepEqual(decodeTypedValue(bytes), { baseType: t, value: 'abc' });
+      assert.deepEqual(encodeTypedValue(decodeTypedValue(bytes)), bytes);
+    }
+    for (const [t, name] of [
+      [4, 'TIMESPAN'],
+      [124, 'VEC2'],
+      [125, 'VEC3'],
+      [126, 'VEC4'],
+      [127, 'THINGCODE'],
+    ] as const) {
+      assert.throws(
+        () => decodeTypedValue(Buffer.from([t, 0, 0, 0, 0, 0, 0, 0, 0])),
+        (e: unknown) =>
+          e instanceof AlwaysOnDecodeError && e.reason === 'unknown-base-type' && e.message.includes(name),
+      );
+    }
+  });
+
   it('an answer carrying a value we cannot represent fails that request at once, with the reason; the connection goes on', async () => {
     const server = await fx.server();
     server.addConnectorTemplate(TEMPLATE);

@@ -1,5 +1,11 @@
 import { asBuffer, Reader, Writer } from './binary';
-import { BaseType, isKnownBaseType, isStringBaseType, type StringBaseType } from './constants';
+import {
+  BaseType,
+  isKnownBaseType,
+  isStringBaseType,
+  UNSUPPORTED_BASE_TYPES,
+  type StringBaseType,
+} from './constants';
 import { AlwaysOnDecodeError, AlwaysOnEncodeError } from './errors';
 
 /** A LOCATION: longitude, latitude, elevation (written in that order). */
@@ -221,7 +227,14 @@ function enterNested(r: Reader, depth: number, maxDepth: number): number {
 function readBaseType(r: Reader, what: string): BaseType {
   const at = r.pos;
   const t = r.u8(what);
-  if (!isKnownBaseType(t)) throw new AlwaysOnDecodeError('unknown-base-type', at, `${what} ${t}`);
+  if (!isKnownBaseType(t)) {
+    const name = UNSUPPORTED_BASE_TYPES[t];
+    throw new AlwaysOnDecodeError(
+      'unknown-base-type',
+      at,
+      name ? `${what} ${name} (${t}) is not supported` : `${what} ${t}`,
+    );
+  }
   return t;
 }
 
