@@ -182,9 +182,10 @@ export class AlwaysOnClient extends ServiceCalls implements AlwaysOnRequester {
 
   /**
    * Add Things to the bound set and, when authenticated, BIND them now (batches of at most `bindBatchSize` names
-   * and one frame each). Not connected: they are bound on the next connection. A batch refused with a permanent
-   * code is split to find the refused names; those leave the bound set and are reported (event `bindError`, and
-   * the rejection of this call). Things stay bound across reconnects until `unbind`.
+   * and one frame each). Not connected: they are bound on the next connection. A batch the platform refuses is
+   * not bound (`isBound` false, `isRefused` true), reported once (event `bindError`, and the rejection of this
+   * call) and sent again whole after a backoff (`bindRetry`) until accepted. A name too long for a frame leaves
+   * the set. Things stay bound across reconnects until `unbind`.
    */
   async bind(names: Iterable<string>): Promise<void> {
     const list: string[] = [];
