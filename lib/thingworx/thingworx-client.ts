@@ -38,11 +38,15 @@ const MAX_RECREATE_ATTEMPTS = 3;
  * (`GetInstancePropertyDefinitions`: which flattened values and whether `downlinkStatus` can be written), list our
  * Things (`QueryImplementingThingsOptimized`, paged; no other Thing is ever bound) and bind them in batches. Only
  * then is the connection `connected` and the queue delivers. A delivery to an unknown Thing creates it
- * (CreateThing, EnableThing, RestartThing) and binds it; each document becomes one UpdateSubscribedPropertyValues.
+ * (CreateThing, EnableThing, RestartThing) and binds it; each document becomes one UpdateSubscribedPropertyValues,
+ * under the Thing's subscription settings (GetPropertySubscriptions: edge names, push types), read before its first
+ * push after a BIND and again on NotifyPropertyUpdate. A Thing the platform refuses to bind is said once (`warning`,
+ * with the "Last in wins" hint for "Binding failed"), still takes its values, and its BIND is retried with backoff.
  * A write of `downlink` / `downlinkData` on a bound Thing becomes a `downlink` event (answered 0x40), or a
  * `downlink-error` (answered 0x80 with the reason); so does a frame from the platform that cannot be decoded.
  *
- * Memory: the names of the bound Things (one Set per pipe), nothing per message.
+ * Memory: the names of the bound Things (one Set per pipe), their subscription settings (shared between Things
+ * with the same), and the last value pushed of each property (bounded, 32 MiB a socket); nothing per message.
  *
  * Events: those of PlatformClient, plus `warning` (text) for things the user should know that are not errors.
  */
