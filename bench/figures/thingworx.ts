@@ -1,5 +1,4 @@
-import { PipePool } from '../../lib/thingworx/client';
-import { documentEntries } from '../../lib/thingworx/thing-mapping';
+import { documentEntries, PipePool } from '../../lib/thingworx';
 import { AlwaysOnProcess, APP_KEY, templateProperties, type AlwaysOnStats } from '../lib/alwayson';
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
 import { emptyFlow, thingworxFlow } from '../lib/flows';
@@ -27,6 +26,11 @@ interface PushResult {
   serverCpuUsPerUplink: number;
   /** The AlwaysOn server's JavaScript thread: share of the time on a CPU. */
   serverBusy: number;
+  /** Bytes on the wire per uplink: edge → platform, platform → edge (TCP, as the server's sockets count them). */
+  bytesInPerUplink: number;
+  bytesOutPerUplink: number;
+  /** Whether the side's sockets negotiated permessage-deflate. */
+  compressed: boolean;
   mainThreadBusy?: number;
   mainThreadStarved?: number;
 }
@@ -130,6 +134,8 @@ export const thingworx: Figure = {
           appKey: APP_KEY,
           allowInsecure: true,
           pipeCount: config.twxPipes,
+          // The reference without permessage-deflate: what compression saves (bytes) and costs (CPU) shows against it.
+          compression: false,
         });
         try {
           const measure = async (side: 'ours' | 'raw'): Promise<PushResult> => {
@@ -166,6 +172,7 @@ export const thingworx: Figure = {
             const cpuA = side === 'ours' ? red.cpuMs() : 0;
             const ownA = process.cpuUsage();
             const scpuA = server.cpuMs();
+            const wireA = await server.stats();
             const meter = red.threadMeter();
             const serverMeter = server.threadMeter();
             const ta = now();
@@ -176,6 +183,7 @@ export const thingworx: Figure = {
             const cpuB = side === 'ours' ? red.cpuMs() : 0;
             const own = process.cpuUsage(ownA);
             const scpuB = server.cpuMs();
+            const wireB = await server.stats();
             await tracker.settle(10000);
             const rate = tracker.deliveryRate(ta, tb);
             const lat = tracker.latency(ta, tb);
@@ -190,6 +198,11 @@ export const thingworx: Figure = {
               cpuUsPerUplink: (cpuMs * 1000) / uplinks,
               serverCpuUsPerUplink: ((scpuB - scpuA) * 1000) / uplinks,
               serverBusy: serverThread.busy,
+              bytesInPerUplink: (wireB.wireIn - wireA.wireIn) / uplinks,
+              bytesOutPerUplink: (wireB.wireOut - wireA.wireOut) / uplinks,
+              // Ours' sockets and the raw pool's are open together while raw is measured: raw counts as compressed
+              // only if every socket is.
+              compressed: side === 'ours' ? wireB.compressed > 0 : wireB.compressed === wireB.connections,
               mainThreadBusy: side === 'ours' ? thread.busy : undefined,
               mainThreadStarved: side === 'ours' ? thread.starved : undefined,
             };
@@ -201,7 +214,9 @@ export const thingworx: Figure = {
             ctx.log(
               `  run ${run} ${side}: ${r.rate.toFixed(0)} uplinks/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ` +
                 `${side === 'ours' ? 'Node-RED' : 'bench client'} ${r.cpuUsPerUplink.toFixed(0)} µs CPU/uplink, ` +
-                `server ${r.serverCpuUsPerUplink.toFixed(0)} µs/uplink (${pct(r.serverBusy)} busy)` +
+                `server ${r.serverCpuUsPerUplink.toFixed(0)} µs/uplink (${pct(r.serverBusy)} busy), ` +
+                `wire ${r.bytesInPerUplink.toFixed(0)} B in / ${r.bytesOutPerUplink.toFixed(0)} B out per uplink ` +
+                `(${r.compressed ? 'permessage-deflate' : 'uncompressed'})` +
                 (r.mainThreadBusy !== undefined
                   ? `, Node-RED main thread ${pct(r.mainThreadBusy)} busy ${pct(r.mainThreadStarved!)} waiting for a CPU`
                   : ''),
@@ -231,6 +246,12 @@ export const thingworx: Figure = {
           metrics.add('ours: latency p99', 'ms', ours.p99, { digits: 1 });
           metrics.add('ours: Node-RED CPU per uplink', 'µs', ours.cpuUsPerUplink);
           metrics.add('server CPU per uplink (own process)', 'µs', ours.serverCpuUsPerUplink);
+          metrics.add('raw (no Node-RED): client CPU per uplink, uncompressed', 'µs', raw.cpuUsPerUplink);
+          metrics.add('raw: server CPU per uplink, uncompressed', 'µs', raw.serverCpuUsPerUplink);
+          metrics.add('ours: bytes on the wire per uplink, edge → platform', 'B', ours.bytesInPerUplink);
+          metrics.add('ours: bytes on the wire per uplink, platform → edge', 'B', ours.bytesOutPerUplink);
+          metrics.add('raw, uncompressed: bytes per uplink, edge → platform', 'B', raw.bytesInPerUplink);
+          metrics.add('raw, uncompressed: bytes per uplink, platform → edge', 'B', raw.bytesOutPerUplink);
           metrics.add('Node-RED RSS after pushing', 'MB', rssEnd / MB, { digits: 1 });
           runs.push({ run, order, bind, ours, raw, rssEnd, server: serverStats });
         } finally {
@@ -248,7 +269,9 @@ export const thingworx: Figure = {
         ...notes,
         `${N} Things, ${config.twxPipes} AlwaysOn socket(s); the strict AlwaysOn test server in its own process ` +
           `(its CPU is not Node-RED's; it shares the 2 cores); uplinks over IoT Flow MQTT, at most ${config.window} ` +
-          `undelivered, counted when the server stored them; raw = our PipePool in the bench process, no BIND, same values`,
+          `undelivered, counted when the server stored them; raw = our PipePool in the bench process, no BIND, same values, ` +
+          `without permessage-deflate (ours offers it and the server accepts: bytes on the wire are TCP bytes counted ` +
+          `by the server's sockets)`,
       ],
       details: { runs, profiles },
     };

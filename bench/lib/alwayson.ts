@@ -1,14 +1,6 @@
 import { fork, type ChildProcess } from 'child_process';
 import { performance } from 'perf_hooks';
-import {
-  BaseType,
-  EntityType,
-  MessageCode,
-  Typed,
-  unwrapVariant,
-  type InfoTable,
-  type RequestMessage,
-} from '../../lib/thingworx';
+import { BaseType, MessageCode, unwrapVariant, type RequestMessage } from '../../lib/thingworx';
 import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { devEUIs } from './load';
 import { cpuMsOf, stopChild, ThreadMeter, track } from './procs';
@@ -54,6 +46,12 @@ export interface AlwaysOnStats {
   updates: number;
   refused: number;
   bindMessages: number;
+  /** Bytes on the wire (TCP) since the server started: from the edges, to the edges. */
+  wireIn: number;
+  wireOut: number;
+  /** Open connections that negotiated permessage-deflate, of all open connections. */
+  compressed: number;
+  connections: number;
   violations: string[];
   marks: ProvisioningMarks;
 }
@@ -172,31 +170,6 @@ export class AlwaysOnProcess {
 
 // ---- the server process ----------------------------------------------------------------------------
 
-/** `GetInstancePropertyDefinitions`, which the strict server leaves to its interceptor (as the tests do). */
-function propertyDefinitions(server: AlwaysOnTestServer, msg: RequestMessage) {
-  const b = msg.body;
-  if (b.entityType !== EntityType.THINGTEMPLATES || b.characteristicName !== 'GetInstancePropertyDefinitions')
-    return undefined;
-  const props = new Map<string, string>();
-  for (let t = server.templates.get(b.entityName); t; t = server.templates.get(t.base)) {
-    for (const [name, type] of t.properties) if (!props.has(name)) props.set(name, type);
-  }
-  if (props.size === 0) return { code: MessageCode.NOT_FOUND, reason: `no ThingTemplate ${b.entityName}` };
-  const content: InfoTable = {
-    dataShape: [
-      { name: 'name', baseType: BaseType.STRING },
-      { name: 'description', baseType: BaseType.STRING },
-      { name: 'baseType', baseType: BaseType.BASETYPENAME },
-    ],
-    rows: [...props].map(([name, type]) => ({
-      name: Typed.string(name),
-      description: Typed.string(''),
-      baseType: { baseType: BaseType.BASETYPENAME, value: type },
-    })),
-  };
-  return { code: MessageCode.SUCCESS, content };
-}
-
 /** The FCntUp inside an uplinkData JSON text, or -1. */
 function fCntOfJson(text: string): number {
   const at = text.indexOf('"FCntUp":');
@@ -239,7 +212,6 @@ function serve(): void {
     s.addTemplate(TEMPLATE, TEMPLATE_PROPERTIES);
     s.addThings(devEUIs(things), TEMPLATE);
     target = things;
-    s.interceptor = (msg) => propertyDefinitions(s, msg);
     s.on('authenticated', () => (marks.authAt ??= wall()));
     s.on('bind', () => {
       bindMessages++;
@@ -281,6 +253,12 @@ function serve(): void {
             updates,
             refused,
             bindMessages,
+            wireIn: server?.wireBytes().in ?? 0,
+            wireOut: server?.wireBytes().out ?? 0,
+            compressed: (server?.connectionIds ?? []).filter((c) =>
+              /permessage-deflate/.test(server?.extensionsOf(c) ?? ''),
+            ).length,
+            connections: server?.connectionIds.length ?? 0,
             violations: server?.violations.slice(0, 20) ?? [],
             marks,
           } satisfies AlwaysOnStats;

@@ -1,56 +1,19 @@
 /**
- * ThingWorx AlwaysOn binary protocol: header, base types, DataShape / InfoTable, AUTH / BIND / REQUEST / RESPONSE
- * bodies, multipart split and reassembly. Pure protocol code (no I/O, no timers). Decoding untrusted bytes throws
- * only `AlwaysOnDecodeError`; encoding a bad JS value throws `AlwaysOnEncodeError`.
+ * ThingWorx: everything the package needs to deliver ThingPark documents to ThingWorx Things and take downlinks
+ * from them, over AlwaysOn. The folder owns
+ * - `alwayson/`: the AlwaysOn codec (header, base types, InfoTables, message bodies, multipart), pure;
+ * - `transport/`: the AlwaysOn sockets (session, reconnect, binds, requests both ways, the pipe pool);
+ * - `mapping/`: ThingPark documents to Thing properties and property writes to downlink requests, pure;
+ * - `provisioning/`: our ThingTemplate and Things on the platform (create, list);
+ * - `subscriptions/`: each Thing's subscription settings as the platform sets them (edge names, push types);
+ * - `thingworx-client.ts`: the PlatformClient that wires them to the delivery queue.
+ * Everything outside this folder imports it through this file.
  */
-export * from './constants';
-export * from './errors';
-export { MAX_STRING_BYTES } from './binary';
-export {
-  baseTypeName,
-  decodeInfoTable,
-  decodeTypedValue,
-  DEFAULT_MAX_DEPTH,
-  encodeInfoTable,
-  encodeString,
-  encodeTypedValue,
-  type DecodeOptions,
-  type FieldDefinition,
-  type InfoTable,
-  type InfoTableRow,
-  type Location,
-  type TypedValue,
-} from './values';
-export {
-  decodeAuthBody,
-  decodeBindBody,
-  decodeHeader,
-  decodeMessage,
-  decodeRequestBody,
-  decodeResponseBody,
-  encodeAuthBody,
-  encodeBindBody,
-  encodeHeader,
-  encodeMessage,
-  encodeRequestBody,
-  encodeResponseBody,
-  kindOfCode,
-  type AlwaysOnMessage,
-  type AuthBody,
-  type AuthClaim,
-  type AuthMessage,
-  type BindBody,
-  type BindGateway,
-  type BindMessage,
-  type KeepAliveMessage,
-  type MessageDecodeOptions,
-  type MessageHeader,
-  type MessageIds,
-  type RequestBody,
-  type RequestHeaderEntry,
-  type RequestMessage,
-  type ResponseBody,
-  type ResponseMessage,
-} from './messages';
-export * from './multipart';
-export * from './helpers';
+export * from './alwayson';
+export * from './transport';
+export * from './mapping/thing-mapping';
+export * from './mapping/subscriptions';
+export * from './provisioning/provisioner';
+export { checkAlwaysOnConnection, classifyAlwaysOnError } from './transport/check';
+export * from './options';
+export { ThingWorxClient } from './thingworx-client';

@@ -1,87 +1,27 @@
 import { EventEmitter } from 'events';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../connection/platform-client';
 import { ack, permanent, retryable, type DeliveryResult, type QueueEntry } from '../delivery';
-import { EntityType, MessageCode } from './constants';
-import { singleRowTable, Typed, type VtqEntry } from './helpers';
-import {
-  AlwaysOnClientError,
-  ENTITY_SERVICES,
-  PipePool,
-  ProvisioningError,
-  ThingProvisioner,
-  type AlwaysOnClientOptions,
-  type AlwaysOnTlsOptions,
-  type PropertyWrite,
-  type PropertyWriteResult,
-} from './client';
+import { EntityType, MessageCode } from './alwayson/constants';
+import { singleRowTable, Typed, type VtqEntry } from './alwayson/helpers';
 import {
   DEFAULT_TEMPLATE,
   devEuiOfThing,
   documentEntries,
   DOWNLINK_PROPERTIES,
   parseDownlinkWrite,
-  propertyTypesFrom,
   STATUS_PROPERTY,
   thingNameFor,
   timeOf,
-  UPLINK_PROPERTY,
   type PropertyTypes,
-} from './thing-mapping';
-
-/** What is queued for ThingWorx: a document for the device's Thing, or a downlink status to write on it. */
-export interface ThingWorxBody {
-  devEUI: string;
-  /** The Thing (prefix + DevEUI). */
-  thing: string;
-  /** ISO time: the document's Time (or when the status was known). */
-  time: string;
-  /** The ThingPark document, typed JSON with its root key. */
-  document?: Record<string, unknown>;
-  /** A `downlinkStatus` value (the result of `downlink out` for a downlink the Thing asked for). */
-  status?: Record<string, unknown>;
-}
-
-/** Where a downlink came from: the property write on the Thing. */
-export interface ThingWorxDownlinkRef {
-  thing: string;
-  property: string;
-}
-
-export interface ThingWorxOptions {
-  /** Host name or address of the platform; its port (default 443, 80 with `allowInsecure`). */
-  host: string;
-  port?: number;
-  appKey: string;
-  /** Plain `ws://` instead of TLS: only for local test servers. */
-  allowInsecure?: boolean;
-  tls?: AlwaysOnTlsOptions;
-  /** Our ThingTemplate (default `ThingParkDeviceTemplate`). */
-  templateName?: string;
-  /** Prefix of the Thing names (Thing = prefix + DevEUI). */
-  thingNamePrefix?: string;
-  /** AlwaysOn sockets, 1–255 (default 1). */
-  pipeCount?: number;
-  /** Create the template (from RemoteThing) when it is missing (default true; the platform may still refuse). */
-  allowCreateTemplate?: boolean;
-  /** Things asked for per listing page (default 5000). */
-  listPageSize?: number;
-  /** Delay before provisioning is tried again after a failure (default 30 000 ms). */
-  provisioningRetryMs?: number;
-  /** Lower-level settings of the AlwaysOn sockets (timeouts, keep-alive, backoff). */
-  client?: Partial<AlwaysOnClientOptions>;
-}
-
-/** `host[:port]` (a pasted `https://host:port/Thingworx` is accepted too); port undefined when absent. */
-export function parseHostPort(value: string): { host: string; port?: number } {
-  let text = value.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  const slash = text.indexOf('/');
-  if (slash >= 0) text = text.slice(0, slash);
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
-  if (bracketed) return { host: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : undefined };
-  const m = /^([^:]*)(?::(\d+))?$/.exec(text);
-  if (!m) return { host: text };
-  return { host: m[1], port: m[2] ? Number(m[2]) : undefined };
-}
+} from './mapping/thing-mapping';
+import type { ThingWorxBody, ThingWorxDownlinkRef, ThingWorxOptions } from './options';
+import { ENTITY_SERVICES, ThingProvisioner } from './provisioning/provisioner';
+import { TemplateSetup } from './provisioning/template-setup';
+import { applySubscriptions } from './mapping/subscriptions';
+import { PropertySubscriptions } from './subscriptions/property-subscriptions';
+import { AlwaysOnClientError, ProvisioningError } from './transport/errors';
+import type { PropertyWrite, PropertyWriteResult } from './transport/options';
+import { PipePool } from './transport/pipes';
 
 const LISTING_REFRESH_MS = 30000;
 /** Failures that only mean the connection went away. */
@@ -98,11 +38,15 @@ const MAX_RECREATE_ATTEMPTS = 3;
  * (`GetInstancePropertyDefinitions`: which flattened values and whether `downlinkStatus` can be written), list our
  * Things (`QueryImplementingThingsOptimized`, paged; no other Thing is ever bound) and bind them in batches. Only
  * then is the connection `connected` and the queue delivers. A delivery to an unknown Thing creates it
- * (CreateThing, EnableThing, RestartThing) and binds it; each document becomes one UpdateSubscribedPropertyValues.
+ * (CreateThing, EnableThing, RestartThing) and binds it; each document becomes one UpdateSubscribedPropertyValues,
+ * under the Thing's subscription settings (GetPropertySubscriptions: edge names, push types), read before its first
+ * push after a BIND and again on NotifyPropertyUpdate. A Thing the platform refuses to bind is said once (`warning`,
+ * with the "Last in wins" hint for "Binding failed"), still takes its values, and its BIND is retried with backoff.
  * A write of `downlink` / `downlinkData` on a bound Thing becomes a `downlink` event (answered 0x40), or a
  * `downlink-error` (answered 0x80 with the reason); so does a frame from the platform that cannot be decoded.
  *
- * Memory: the names of the bound Things (one Set per pipe), nothing per message.
+ * Memory: the names of the bound Things (one Set per pipe), their subscription settings (shared between Things
+ * with the same), and the last value pushed of each property (bounded, 32 MiB a socket); nothing per message.
  *
  * Events: those of PlatformClient, plus `warning` (text) for things the user should know that are not errors.
  */
@@ -113,6 +57,8 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
   readonly counters = { thingsCreated: 0, thingsListed: 0, downlinks: 0, invalidDownlinks: 0 };
   private pool?: PipePool;
   private provisioner?: ThingProvisioner;
+  private template?: TemplateSetup;
+  private subscriptions?: PropertySubscriptions;
   private readonly configError?: Error;
   private _state: ConnectionState = 'disconnected';
   private started = false;
@@ -122,7 +68,6 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
   private provisionError?: Error;
   private retryTimer?: NodeJS.Timeout;
   private properties?: PropertyTypes;
-  private templateCreated = false;
   /** When our Things were last listed again because a Thing turned out to exist (0: never). */
   private lastRefresh = 0;
   private listingInFlight?: Promise<void>;
@@ -155,15 +100,25 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       allowCreateTemplate: options.allowCreateTemplate ?? true,
       pageSize: options.listPageSize ?? 5000,
     });
+    this.template = new TemplateSetup(this.pool, this.provisioner, this.templateName, (text) =>
+      this.emit('warning', text),
+    );
     this.pool.setPropertyWriteHandler((w) => this.onPropertyWrite(w));
     // A frame the platform sent that cannot be read (perhaps a downlink write): said, not only counted.
     this.pool.on('protocolError', (e: AlwaysOnClientError) => this.emit('downlink-error', e));
     this.pool.on('state', () => this.onPoolState());
+    this.subscriptions = new PropertySubscriptions(this.pool);
+    this.pool.on('bound', (names: string[]) => {
+      for (const n of names) this.subscriptions!.invalidate(n);
+    });
+    // Settings changed in Composer (pushType, deadband, edge name): read again, now, for the next push.
+    this.pool.on('propertyUpdate', (thing: string) => {
+      this.subscriptions!.invalidate(thing);
+      this.subscriptions!.get(thing).catch(() => undefined);
+    });
     this.pool.on('bindError', (e: { names: string[]; error: AlwaysOnClientError }) => {
-      if (!e.error.retryable) {
-        const names = e.names.slice(0, 3).join(', ') + (e.names.length > 3 ? ', …' : '');
-        this.emit('warning', `BIND of ${e.names.length} Thing(s) refused (${names}): ${e.error.message}`);
-      }
+      if (e.error.retryable && e.error.kind !== 'response') return;
+      this.emit('warning', bindRefusal(e.names, e.error));
     });
   }
 
@@ -227,6 +182,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     this.retryTimer = undefined;
     this.provisioned = false;
     this.provisionError = undefined;
+    this.subscriptions?.clear();
     clearTimeout(this.bindTimer);
     this.bindTimer = undefined;
     for (const w of this.bindWaiters.splice(0)) w.reject(new AlwaysOnClientError('closed', 'client closed'));
@@ -245,18 +201,26 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       if (!body.document) {
         // A downlink status: written only on a Thing we know, and only when the template has the property.
         if (!body.status || !this.properties?.has(STATUS_PROPERTY) || !pool.isBound(thing)) return ack();
-        await pool.updateProperties(thing, [
+        await this.push(thing, [
           { name: STATUS_PROPERTY, value: Typed.json(body.status), time, quality: 'GOOD' },
         ]);
         return ack();
       }
-      if (!pool.isBound(thing)) await this.ensureThing(thing);
-      const entries: VtqEntry[] = documentEntries(body.document, time, this.properties);
-      await pool.updateProperties(thing, entries);
+      // A Thing the platform refused to bind still takes its values (its BIND is retried meanwhile).
+      if (!pool.isBound(thing) && !pool.isRefused(thing)) await this.ensureThing(thing);
+      await this.push(thing, documentEntries(body.document, time, this.properties));
       return ack();
     } catch (e) {
       return this.classify(e, thing, entry.attempts);
     }
+  }
+
+  /** Push values as the platform's subscription settings say (edge names, push types); nothing left: no request. */
+  private async push(thing: string, entries: VtqEntry[]): Promise<void> {
+    const pool = this.pool!;
+    const subs = await this.subscriptions!.get(thing);
+    const out = applySubscriptions(entries, subs, (edgeName) => pool.lastPushed(thing, edgeName));
+    if (out.length > 0) await pool.updateProperties(thing, out);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -286,29 +250,14 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
 
   private async provision(): Promise<void> {
     const pool = this.pool!;
-    const provisioner = this.provisioner!;
     const generation = this.generation;
     const current = () => generation === this.generation && this.started;
     this.provisioning = true;
     this.setState('connecting');
     try {
-      const template = await provisioner.ensureTemplate().catch((e: unknown) => {
-        throw this.templateError(e);
-      });
-      if (template === 'created') {
-        this.templateCreated = true;
-        await this.addStatusProperty();
-      }
+      await this.template!.ensure();
       if (!current()) return;
-      this.properties = await this.readProperties();
-      if (this.properties && !this.properties.has(UPLINK_PROPERTY)) {
-        throw new ProvisioningError(
-          'template-properties',
-          `ThingTemplate ${this.templateName} has no ${UPLINK_PROPERTY} property: import resources/thingworx/ThingParkDeviceTemplate.xml or add a remote JSON property ${UPLINK_PROPERTY}`,
-          undefined,
-          { retryable: false },
-        );
-      }
+      this.properties = await this.template!.properties();
       if (!current()) return;
       await this.listAndBind();
       if (!current()) return;
@@ -340,77 +289,6 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     }
   }
 
-  /** A missing template the key may not create: say what to do. Other failures keep their own message. */
-  private templateError(e: unknown): unknown {
-    if (!(e instanceof ProvisioningError)) return e;
-    const creating = /^(CreateThingTemplate|AddPropertyDefinition)/.test(e.step);
-    if (e.step === 'template-missing' || (creating && e.code === MessageCode.FORBIDDEN)) {
-      return new ProvisioningError(
-        e.step,
-        `ThingTemplate ${this.templateName} is missing and could not be created (${e.message}): import resources/thingworx/ThingParkDeviceTemplate.xml, or let the application key's user create ThingTemplates`,
-        e,
-        { retryable: false, code: e.code },
-      );
-    }
-    return e;
-  }
-
-  /** Our template was just created with uplinkData and downlink: add downlinkStatus too. */
-  private async addStatusProperty(): Promise<void> {
-    try {
-      await this.pool!.request({
-        entityType: EntityType.THINGTEMPLATES,
-        entityName: this.templateName,
-        characteristicName: 'AddPropertyDefinition',
-        params: singleRowTable({
-          name: Typed.string(STATUS_PROPERTY),
-          description: Typed.string('How the last downlink written to downlink went'),
-          type: Typed.string('JSON'),
-          remote: Typed.boolean(true),
-          remotePropertyName: Typed.string(STATUS_PROPERTY),
-          pushType: Typed.string('ALWAYS'),
-          dataChangeType: Typed.string('ALWAYS'),
-          readOnly: Typed.boolean(false),
-          // The pushed value is the value: ThingWorx never reads it from the edge.
-          remoteBindingAspects: Typed.json({ cacheTime: -1 }),
-        }),
-      });
-    } catch (e) {
-      this.emit(
-        'warning',
-        `could not add ${STATUS_PROPERTY} to ThingTemplate ${this.templateName}: ${errorMessage(e)}`,
-      );
-    }
-  }
-
-  /**
-   * The template's property definitions (GetInstancePropertyDefinitions, inherited and shape properties included).
-   * A platform that does not answer it: the properties we created, if we did, else unknown (only uplinkData is
-   * written), with a warning.
-   */
-  private async readProperties(): Promise<PropertyTypes | undefined> {
-    try {
-      const r = await this.pool!.request({
-        entityType: EntityType.THINGTEMPLATES,
-        entityName: this.templateName,
-        characteristicName: 'GetInstancePropertyDefinitions',
-      });
-      return propertyTypesFrom(r.content);
-    } catch (e) {
-      if (e instanceof AlwaysOnClientError && e.retryable) throw e;
-      this.emit(
-        'warning',
-        `could not read the properties of ThingTemplate ${this.templateName} (${errorMessage(e)}): only ${UPLINK_PROPERTY} is written`,
-      );
-      if (!this.templateCreated) return undefined;
-      return new Map([
-        [UPLINK_PROPERTY, 'JSON'],
-        [DOWNLINK_PROPERTIES[0], 'JSON'],
-        [STATUS_PROPERTY, 'JSON'],
-      ]);
-    }
-  }
-
   /** List our Things and bind those not bound yet (a batch refused for good is reported, not fatal). */
   private async listAndBind(): Promise<void> {
     const pool = this.pool!;
@@ -420,7 +298,8 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
     try {
       await pool.bind(fresh);
     } catch (e) {
-      if (e instanceof AlwaysOnClientError && e.retryable) return; // bound again on the next connection
+      // Bound again on the next connection, or refused: reported once and retried with backoff.
+      if (e instanceof AlwaysOnClientError && (e.retryable || e.kind === 'response')) return;
       const missing = fresh.filter((n) => !pool.isBound(n)).length;
       this.emit(
         'error',
@@ -520,7 +399,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
       error = e;
     }
     for (const w of waiters) {
-      if (pool.isBound(w.name)) w.resolve();
+      if (pool.isBound(w.name) || pool.isRefused(w.name)) w.resolve();
       else w.reject(error instanceof Error ? error : new Error(`BIND of ${w.name} refused`));
     }
   }
@@ -573,19 +452,16 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
   }
 }
 
-/** A status body for `downlinkStatus` from `downlink out`'s result. */
-export function statusFromResult(
-  result: { status?: string; DevEUI?: string; CorrelationID?: string; httpStatus?: number; reason?: string },
-  ref: ThingWorxDownlinkRef,
-  now = new Date(),
-): Record<string, unknown> {
-  const status: Record<string, unknown> = { status: result.status ?? 'error' };
-  for (const key of ['DevEUI', 'CorrelationID', 'httpStatus', 'reason'] as const) {
-    if (result[key] !== undefined) status[key] = result[key];
-  }
-  status.property = ref.property;
-  status.time = now.toISOString();
-  return status;
+/**
+ * What to say of a refused BIND, once: the names, the platform's reason, and for "Binding failed" (a Thing held by
+ * another connection, perhaps a dead one) the setting that lets the new connection take it.
+ */
+export function bindRefusal(names: readonly string[], error: Error): string {
+  const shown = names.slice(0, 3).join(', ') + (names.length > 3 ? ', …' : '');
+  const hint = /binding failed/i.test(error.message)
+    ? ' Another connection holds these Things: enable "Last in wins" in ThingWorx (WSCommunicationsSubsystem, Configuration) so a reconnecting edge takes them back.'
+    : '';
+  return `BIND of ${names.length} Thing(s) refused (${shown}): ${error.message}; retried with backoff.${hint}`;
 }
 
 function errorMessage(e: unknown): string {

@@ -1,5 +1,5 @@
-import { DocumentError } from '../../lib/thingpark';
-import type { ThingWorxBody } from '../../lib/thingworx/thingworx-client';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
+import type { ThingWorxBody } from '../../lib/thingworx';
 import { registerOutNode } from '../shared/out-node';
 import type { NodeAPI } from '../shared/red';
 import type { ThingWorxConfigNode } from '../thingworx/thingworx';

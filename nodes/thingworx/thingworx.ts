@@ -1,14 +1,15 @@
-import type { DownlinkRequest } from '../../lib/thingpark';
-import { DEFAULT_TEMPLATE, devEuiOfThing } from '../../lib/thingworx/thing-mapping';
+import type { DownlinkRequest } from '../../lib/thingpark/mapping/downlink';
 import {
+  checkAlwaysOnConnection,
+  DEFAULT_TEMPLATE,
+  devEuiOfThing,
   parseHostPort,
   statusFromResult,
   ThingWorxClient,
+  type AlwaysOnTlsOptions,
   type ThingWorxBody,
   type ThingWorxDownlinkRef,
-} from '../../lib/thingworx/thingworx-client';
-import type { AlwaysOnTlsOptions } from '../../lib/thingworx/client';
-import { checkAlwaysOnConnection } from '../../lib/thingworx/client/check';
+} from '../../lib/thingworx';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';

@@ -11,11 +11,14 @@ import {
   buildResponse,
   Characteristic,
   decodeHeader,
+  devEuiOfThing,
+  DOWNLINK_PROPERTIES,
   encodeMessage,
   EntityType,
   isRequestCode,
   MessageCode,
   MultipartReassembler,
+  parseDownlinkWrite,
   propertyPutParams,
   readPropertyPut,
   splitMessage,
@@ -26,7 +29,6 @@ import {
   type ResponseMessage,
   type TypedValue,
 } from '../../lib/thingworx';
-import { devEuiOfThing, DOWNLINK_PROPERTIES, parseDownlinkWrite } from '../../lib/thingworx/thing-mapping';
 import type { DownlinkRequest } from '../../lib/thingpark/mapping/downlink';
 import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
@@ -288,8 +290,8 @@ interface Expected {
 }
 
 /**
- * The answer to a request from the platform, as reference/thingworx-alwayson.md describes the edge: unknown Thing
- * 0x84, unknown service or method 0x85; a write of `downlink` / `downlinkData` on a bound Thing becomes a downlink
+ * The answer to a request from the platform, as the SDK answers: unknown Thing 0x84, unknown service 0x84, a GET of
+ * a property never pushed 0x84 (nothing is pushed here), another method 0x85; a write of `downlink` / `downlinkData` on a bound Thing becomes a downlink
  * (0x40) or an error with the reason (0x80, seen by a Catch node).
  */
 function expectedAnswer(msg: RequestMessage, bound: ReadonlySet<string>): Expected {
@@ -297,10 +299,11 @@ function expectedAnswer(msg: RequestMessage, bound: ReadonlySet<string>): Expect
   if (b.entityType !== EntityType.THING || !bound.has(b.entityName)) return { code: MessageCode.NOT_FOUND };
   if (b.characteristic === Characteristic.SERVICES) {
     return {
-      code: SERVICES_ANSWERED.includes(b.characteristicName)
-        ? MessageCode.SUCCESS
-        : MessageCode.METHOD_NOT_ALLOWED,
+      code: SERVICES_ANSWERED.includes(b.characteristicName) ? MessageCode.SUCCESS : MessageCode.NOT_FOUND,
     };
+  }
+  if (b.characteristic === Characteristic.PROPERTIES && msg.code === MessageCode.GET) {
+    return { code: MessageCode.NOT_FOUND };
   }
   if (b.characteristic !== Characteristic.PROPERTIES || msg.code !== MessageCode.PUT) {
     return { code: MessageCode.METHOD_NOT_ALLOWED };

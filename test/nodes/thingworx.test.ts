@@ -7,6 +7,7 @@ import { FakeLrc } from '../../testkit/simulator/fake-lrc';
 import { sampleDownlinkSent, sampleUplink } from '../../testkit/simulator/sample-documents';
 import {
   BaseType,
+  DEFAULT_TEMPLATE,
   EntityType,
   MessageCode,
   parseJsonValue,
@@ -15,7 +16,6 @@ import {
   type InfoTable,
   type RequestMessage,
 } from '../../lib/thingworx';
-import { DEFAULT_TEMPLATE } from '../../lib/thingworx/thing-mapping';
 import { AlwaysOnTestServer, makeTestCertificate } from '../../testkit/alwayson-server';
 import {
   collect,
@@ -56,8 +56,9 @@ function devEuis(n: number, prefix = '0018B2'): string[] {
 }
 
 /**
- * ThingWorx's `ThingTemplates/<t>/Services/GetInstancePropertyDefinitions` (DataShape PropertyDefinition), which the
- * strict server does not implement: answered from its store (the template's chain), through its fault-injection hook.
+ * ThingWorx's `ThingTemplates/<t>/Services/GetInstancePropertyDefinitions` (DataShape PropertyDefinition), answered
+ * from the server's store (the template's chain) through its fault-injection hook, as the tests were written before
+ * the server answered it itself.
  */
 function answerPropertyDefinitions(server: AlwaysOnTestServer): void {
   server.interceptor = (msg: RequestMessage) => {
@@ -338,6 +339,8 @@ describe('ThingWorx: thingworx out, provisioning and downlinks, against the stri
       `EnableThing ${DEV}`,
       `RestartThing ${DEV}`,
       `BIND ${DEV}`,
+      // The platform's subscription settings are read after BIND, before the first push.
+      `GetPropertySubscriptions ${DEV}`,
       `UpdateSubscribedPropertyValues ${DEV}`,
     ]);
     const thing = server.things.get(DEV)!;
@@ -374,6 +377,11 @@ describe('ThingWorx: thingworx out, provisioning and downlinks, against the stri
 
   it('without property definitions from the platform writes uplinkData only, and names Things with the prefix', async () => {
     server.addTemplate(TPL, { uplinkData: 'JSON', downlink: 'JSON', LrrRSSI: 'NUMBER' });
+    // A platform that does not answer GetInstancePropertyDefinitions (an older release, or a key without the right).
+    server.interceptor = (msg) =>
+      msg.body.characteristicName === 'GetInstancePropertyDefinitions'
+        ? { code: MessageCode.METHOD_NOT_ALLOWED, reason: 'service not found' }
+        : undefined;
     await helper.load(modules(), flow({ thingNamePrefix: 'tp-' }), creds());
     await connected();
     await waitFor(

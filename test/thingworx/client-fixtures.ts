@@ -4,7 +4,7 @@ import {
   PipePool,
   type AlwaysOnClientOptions,
   type PipePoolOptions,
-} from '../../lib/thingworx/client';
+} from '../../lib/thingworx';
 import { AlwaysOnTestServer, type AlwaysOnServerOptions } from '../../testkit/alwayson-server';
 
 export const APP_KEY = '8f6b1c2e-test-app-key';

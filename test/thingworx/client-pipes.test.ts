@@ -5,10 +5,10 @@ import {
   fnv1a32,
   isRetryable,
   isRetryableCode,
-  PipePool,
   pipeIndexFor,
+  PipePool,
   ProvisioningError,
-} from '../../lib/thingworx/client';
+} from '../../lib/thingworx';
 import { devEuis, eventually, Fixture, TEMPLATE } from './client-fixtures';
 
 /** Run `count` calls of `fn` with at most `window` in flight. */

@@ -1,6 +1,11 @@
 import { strict as assert } from 'assert';
-import { BaseType, MessageCode } from '../../lib/thingworx';
-import { AlwaysOnClient, ProvisioningError, ThingProvisioner } from '../../lib/thingworx/client';
+import {
+  AlwaysOnClient,
+  BaseType,
+  MessageCode,
+  ProvisioningError,
+  ThingProvisioner,
+} from '../../lib/thingworx';
 import type { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { devEuis, Fixture, TEMPLATE } from './client-fixtures';
 
@@ -52,6 +57,9 @@ describe('Provisioning over AlwaysOn', function () {
       'AddPropertyDefinition',
       'AddPropertyDefinition',
     ]);
+    // As the shipped template XML: the pushed value is the value, never read back from the edge.
+    assert.equal(tpl.aspects.get('uplinkData')?.cacheTime, -1);
+    assert.equal(tpl.aspects.get('downlink')?.cacheTime, -1);
     server.clearLog();
     assert.equal(await p.ensureTemplate(), 'present');
     assert.deepEqual(services(server), ['GetEntityList']);
@@ -135,6 +143,43 @@ describe('Provisioning over AlwaysOn', function () {
     const listed = await new ThingProvisioner(c, { templateName: TEMPLATE, pageSize: 3 }).listThings();
     assert.deepEqual(listed, ours.slice(0, 3));
     assert.equal(services(server).length, 2, 'second page brought nothing new: stop');
+  });
+
+  it('lists with the name column only, and halves a page the platform refuses as too large or leaves unanswered', async () => {
+    await fx.cleanup();
+    server = await fx.server({ maxMessageSize: 40000 });
+    client = fx.client(server, { requestTimeoutMs: 300 });
+    client.start();
+    await client.whenConnected();
+    server.addConnectorTemplate(TEMPLATE);
+    const names = devEuis(3000);
+    server.addThings(names, TEMPLATE);
+    let ignored = 0;
+    server.interceptor = (msg) => {
+      const maxItems = msg.body.params?.rows[0]?.maxItems?.value;
+      // A page of 2000 goes unanswered (a Connection Server that gave up): the request times out.
+      if (maxItems === 2000 && ignored++ === 0) return 'ignore';
+      return undefined;
+    };
+    const p = new ThingProvisioner(client, { templateName: TEMPLATE, pageSize: 8000 });
+    assert.deepEqual((await p.listThings()).sort(), [...names].sort());
+    const asked = server
+      .received('request', 'QueryImplementingThingsOptimized')
+      .map((e) => (e.msg.kind === 'request' ? e.msg.body.params!.rows[0] : {}));
+    // ~21 bytes a name against a 40 000-byte limit: 8000 and 4000 refused (0x8D), 2000 unanswered, 1000 fits.
+    const sizes = asked.map((r) => r.maxItems?.value);
+    assert.deepEqual(sizes.slice(0, 4), [8000, 4000, 2000, 1000]);
+    assert.ok(sizes.slice(3).every((n) => n === 1000));
+    assert.ok(sizes.every((n, i) => i === 0 || n === sizes[i - 1] || n === (sizes[i - 1] as number) / 2));
+    for (const r of asked) {
+      const basic = r.basicPropertyNames;
+      assert.equal(basic?.baseType, BaseType.INFOTABLE);
+      assert.deepEqual(
+        basic.value.rows.map((row: Record<string, { value: unknown }>) => row.item.value),
+        ['name'],
+      );
+    }
+    assert.equal(ignored, 1);
   });
 
   it('creates a Thing (CreateThing, EnableThing, RestartThing) that can then be bound and fed', async () => {

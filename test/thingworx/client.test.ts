@@ -1,11 +1,15 @@
 import { strict as assert } from 'assert';
-import { BaseType, MessageCode, NO_SESSION, parseJsonValue, Typed } from '../../lib/thingworx';
 import {
   AlwaysOnClient,
   AlwaysOnClientError,
+  BaseType,
+  MessageCode,
+  NO_SESSION,
+  parseJsonValue,
+  Typed,
   type ClientState,
   type PropertyWrite,
-} from '../../lib/thingworx/client';
+} from '../../lib/thingworx';
 import { makeTestCertificate } from '../../testkit/alwayson-server';
 import { APP_KEY, eventually, Fixture, sleep, TEMPLATE } from './client-fixtures';
 
@@ -205,6 +209,24 @@ describe('AlwaysOn client', function () {
       assert.deepEqual(server.violations, []);
     });
 
+    it('answers a GET of a property with the value last pushed (0x84 before any), as remote properties are read', async () => {
+      assert.equal((await server.getProperty('D1', 'uplinkData')).code, MessageCode.NOT_FOUND);
+      await c.pushUplink('D1', { DevEUI_uplink: { DevEUI: 'D1', FCntUp: 7 } });
+      const r = await server.getProperty('D1', 'uplinkData');
+      assert.equal(r.code, MessageCode.SUCCESS);
+      assert.deepEqual(parseJsonValue(r.body.content!.rows[0].uplinkData), {
+        DevEUI_uplink: { DevEUI: 'D1', FCntUp: 7 },
+      });
+      // cacheTime 0 (not our template's -1): the platform's own read goes to the edge and gets the same value.
+      server.templates.get(TEMPLATE)!.aspects.set('uplinkData', { cacheTime: 0 });
+      server.clearLog();
+      assert.deepEqual(parseJsonValue((await server.readProperty('D1', 'uplinkData'))!), {
+        DevEUI_uplink: { DevEUI: 'D1', FCntUp: 7 },
+      });
+      assert.equal(server.received('response').length, 1, 'read from the edge');
+      assert.deepEqual(server.violations, []);
+    });
+
     it('answers a handler that throws with 0xA0, and refuses writes when no handler is registered (0x85)', async () => {
       c.setPropertyWriteHandler(() => {
         throw new Error('queue full');
@@ -219,7 +241,7 @@ describe('AlwaysOn client', function () {
       );
     });
 
-    it('answers NotifyPropertyUpdate, GetMetadata, SynchronizeModelState; unknown service 0x85, unknown Thing 0x84', async () => {
+    it('answers NotifyPropertyUpdate, GetMetadata, SynchronizeModelState; unknown service 0x84 (as the SDK), unknown Thing 0x84', async () => {
       assert.equal((await server.callEdgeService('D1', 'NotifyPropertyUpdate')).code, MessageCode.SUCCESS);
       const meta = await server.callEdgeService('D1', 'GetMetadata');
       assert.equal(meta.code, MessageCode.SUCCESS);
@@ -236,7 +258,7 @@ describe('AlwaysOn client', function () {
         sync.body.content?.dataShape.map((f) => f.name),
         ['name', 'value', 'time', 'quality'],
       );
-      assert.equal((await server.callEdgeService('D1', 'Reboot')).code, MessageCode.METHOD_NOT_ALLOWED);
+      assert.equal((await server.callEdgeService('D1', 'Reboot')).code, MessageCode.NOT_FOUND);
       const conn = server.connectionOf('D1')!;
       assert.equal(
         (await server.callEdgeService('NotMine', 'GetMetadata', undefined, { via: conn })).code,
@@ -362,23 +384,61 @@ describe('AlwaysOn client', function () {
   });
 
   describe('binding', () => {
-    it('finds the unknown names of a refused BIND batch, keeps the others bound and reports the bad ones', async () => {
+    it('a refused BIND batch is not bisected: its names are not bound, reported once, and sent again whole after a backoff', async () => {
       const server = await fx.server();
       server.addConnectorTemplate(TEMPLATE);
       const names = Array.from({ length: 50 }, (_, i) => `B${i}`);
       server.addThings(names, TEMPLATE);
-      const c = fx.client(server);
+      const c = fx.client(server, { bindRetry: { initialMs: 100, maxMs: 200, jitter: 0 } });
       const reported: string[] = [];
       c.on('bindError', (e: { names: string[] }) => reported.push(...e.names));
       c.start();
       await c.whenConnected();
-      const e = await rejection(c.bind([...names.slice(0, 20), 'Ghost', ...names.slice(20)]));
+      server.clearLog();
+      const all = [...names.slice(0, 20), 'Ghost', ...names.slice(20)];
+      const e = await rejection(c.bind(all));
       assert.equal(e.code, MessageCode.NOT_FOUND);
-      assert.equal(e.retryable, false);
-      assert.deepEqual(reported, ['Ghost']);
-      assert.equal(server.boundCount, 50);
-      assert.equal(c.isBound('Ghost'), false);
-      assert.equal(c.boundCount, 50);
+      assert.match(e.message, /Ghost/);
+      assert.equal(server.received('bind').length, 1, 'one BIND, no bisection');
+      assert.deepEqual(reported, all);
+      assert.equal(c.isBound('B0'), false);
+      assert.equal(c.isRefused('Ghost'), true);
+      await sleep(450); // a few retries, all refused again
+      const tries = server.received('bind').length;
+      assert.ok(tries >= 2 && tries <= 5, `${tries} BINDs`);
+      assert.ok(
+        server.received('bind').every((b) => b.msg.kind === 'bind' && b.msg.body.names.length === 51),
+      );
+      assert.equal(reported.length, 51, 'reported once');
+      server.addThing('Ghost', TEMPLATE);
+      await eventually(() => c.isBound('Ghost') && c.isBound('B0'), 'bound once the platform accepts');
+      assert.equal(server.boundCount, 51);
+      assert.equal(c.isRefused('Ghost'), false);
+      assert.deepEqual(server.violations, []);
+    });
+
+    it('"Last in wins" off: a Thing held by another connection is refused with "Binding failed" until the holder UNBINDs on close', async () => {
+      const server = await fx.server({ lastInWins: false });
+      server.addConnectorTemplate(TEMPLATE);
+      server.addThings(['H1', 'H2'], TEMPLATE);
+      const holder = fx.client(server);
+      holder.start();
+      await holder.bind(['H1']);
+      await holder.whenConnected();
+      const c = fx.client(server, { bindRetry: { initialMs: 50, maxMs: 100, jitter: 0 } });
+      const errors: Error[] = [];
+      c.on('bindError', (e: { error: Error }) => errors.push(e.error));
+      c.start();
+      await c.whenConnected();
+      const e = await rejection(c.bind(['H1', 'H2']));
+      assert.match(e.message, /Binding failed/);
+      assert.equal(c.isBound('H1'), false);
+      assert.equal(c.isBound('H2'), false);
+      assert.equal(server.connectionOf('H1'), server.connectionIds[0]);
+      await holder.close();
+      await eventually(() => c.isBound('H1') && c.isBound('H2'), 'bound once the holder left');
+      assert.equal(errors.length, 1);
+      assert.deepEqual(server.violations, []);
     });
 
     it('unbinds', async () => {
@@ -433,6 +493,37 @@ describe('AlwaysOn client', function () {
         assert.deepEqual(resources(), before),
       );
       assert.equal(c.pendingCount, 0);
+    });
+
+    it('UNBINDs what it bound before closing (as the SDK), within the close bound even when unanswered', async () => {
+      const server = await fx.server();
+      server.addConnectorTemplate(TEMPLATE);
+      server.addThings(['C1', 'C2'], TEMPLATE);
+      const c = fx.client(server);
+      c.start();
+      await c.bind(['C1', 'C2']);
+      await c.whenConnected();
+      server.clearLog();
+      const closed = new Promise<number>((resolve) => server.once('disconnect', () => resolve(Date.now())));
+      await c.close(600);
+      const unbinds = server.received('bind').filter((e) => e.msg.code === MessageCode.UNBIND);
+      assert.deepEqual(unbinds.flatMap((e) => (e.msg.kind === 'bind' ? e.msg.body.names : [])).sort(), [
+        'C1',
+        'C2',
+      ]);
+      assert.ok(unbinds[0].at <= (await closed), 'UNBIND before the socket closed');
+      assert.equal(server.boundCount, 0);
+
+      server.ignoreUnbind = true;
+      const d = fx.client(server);
+      d.start();
+      await d.bind(['C1']);
+      await d.whenConnected();
+      const t0 = Date.now();
+      await d.close(600);
+      const took = Date.now() - t0;
+      assert.ok(took < 600 * 1.5 + 500, `close took ${took} ms`);
+      assert.equal(server.received('bind').filter((e) => e.msg.code === MessageCode.UNBIND).length, 2);
     });
 
     it('stops reconnecting on close, even while the server is gone', async () => {

@@ -15,12 +15,12 @@
  * - A write of the remote property `downlink` / `downlinkData` carries a `DevEUI_downlink` request; the Thing is the
  *   device, so its DevEUI comes from the Thing name when the request leaves it out.
  */
-import { DocumentError, type DocumentBody } from '../thingpark/mapping/document-types';
-import { parseDownlink, type DownlinkRequest } from '../thingpark/mapping/downlink';
-import { isPlainObject } from '../thingpark/mapping/normalise';
-import { BaseType } from './constants';
-import { parseJsonValue, Typed, unwrapVariant, type VtqEntry } from './helpers';
-import type { InfoTable, TypedValue } from './values';
+import { DocumentError, type DocumentBody } from '../../thingpark/mapping/document-types';
+import { parseDownlink, type DownlinkRequest } from '../../thingpark/mapping/downlink';
+import { isPlainObject } from '../../thingpark/mapping/normalise';
+import { BaseType } from '../alwayson/constants';
+import { parseJsonValue, Typed, unwrapVariant, type VtqEntry } from '../alwayson/helpers';
+import type { InfoTable, TypedValue } from '../alwayson/values';
 
 /** The JSON property receiving every document. */
 export const UPLINK_PROPERTY = 'uplinkData';
@@ -90,6 +90,8 @@ export function typedValue(baseType: string, value: unknown): TypedValue | undef
       return typeof value === 'number' && Number.isInteger(value) && value >= INT32_MIN && value <= INT32_MAX
         ? Typed.integer(value)
         : undefined;
+    case 'LONG':
+      return typeof value === 'number' && Number.isSafeInteger(value) ? Typed.long(value) : undefined;
     case 'BOOLEAN':
       return typeof value === 'boolean' ? Typed.boolean(value) : undefined;
     case 'STRING':
@@ -261,4 +263,19 @@ export function parseDownlinkWrite(value: TypedValue, thingDevEUI: string | unde
     );
   }
   return parseDownlink({ DevEUI_downlink: body }, { allowDriverPayload: true });
+}
+
+/** A status body for `downlinkStatus` from `downlink out`'s result. */
+export function statusFromResult(
+  result: { status?: string; DevEUI?: string; CorrelationID?: string; httpStatus?: number; reason?: string },
+  ref: { property: string },
+  now = new Date(),
+): Record<string, unknown> {
+  const status: Record<string, unknown> = { status: result.status ?? 'error' };
+  for (const key of ['DevEUI', 'CorrelationID', 'httpStatus', 'reason'] as const) {
+    if (result[key] !== undefined) status[key] = result[key];
+  }
+  status.property = ref.property;
+  status.time = now.toISOString();
+  return status;
 }

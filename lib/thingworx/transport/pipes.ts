@@ -1,19 +1,12 @@
 import { EventEmitter } from 'events';
-import { EntityType } from '../constants';
-import type { VtqEntry } from '../helpers';
-import type { InfoTable } from '../values';
-import {
-  AlwaysOnClient,
-  type AlwaysOnClientOptions,
-  type AlwaysOnRequester,
-  type ClientRequest,
-  type ClientResponse,
-  type ClientState,
-  type ClientStats,
-  type PropertyWriteHandler,
-} from './client';
+import { EntityType } from '../alwayson/constants';
+import type { VtqEntry } from '../alwayson/helpers';
+import type { InfoTable, TypedValue } from '../alwayson/values';
+import type { AlwaysOnClientOptions, ClientState, ClientStats, PropertyWriteHandler } from './options';
+import type { AlwaysOnRequester, ClientRequest, ClientResponse } from './requests';
+import { AlwaysOnClient } from './session';
 import { AlwaysOnClientError } from './errors';
-import { pipeIndexFor } from './hash';
+import { pipeIndexFor } from '../alwayson/hash';
 
 export interface PipePoolOptions extends AlwaysOnClientOptions {
   /** Number of AlwaysOn sockets, 1–255 (default 1). */
@@ -46,6 +39,8 @@ export class PipePool extends EventEmitter implements AlwaysOnRequester {
         this.emit('bindError', { pipe: i, ...e }),
       );
       c.on('protocolError', (e: AlwaysOnClientError) => this.emit('protocolError', e));
+      c.on('bound', (names: string[]) => this.emit('bound', names));
+      c.on('propertyUpdate', (thing: string) => this.emit('propertyUpdate', thing));
       pipes.push(c);
     }
     this.pipes = pipes;
@@ -89,6 +84,15 @@ export class PipePool extends EventEmitter implements AlwaysOnRequester {
 
   isBound(thing: string): boolean {
     return this.pipeFor(thing).isBound(thing);
+  }
+
+  lastPushed(thing: string, property: string): TypedValue | undefined {
+    return this.pipeFor(thing).lastPushed(thing, property);
+  }
+
+  /** Whether the platform refused to bind the Thing (retried with backoff). */
+  isRefused(thing: string): boolean {
+    return this.pipeFor(thing).isRefused(thing);
   }
 
   setPropertyWriteHandler(handler: PropertyWriteHandler | undefined): void {

@@ -76,9 +76,13 @@ export const BaseType = {
   GUID: 20,
   BLOB: 21,
   INTEGER: 22,
+  /** 64-bit signed integer, newer than SDK 2.2.1 (ThingWorx 8.x). */
+  LONG: 23,
   PROPERTYNAME: 50,
   SERVICENAME: 51,
   EVENTNAME: 52,
+  /** Names newer than SDK 2.2.1 (PTC's BaseTypes): strings on the wire like every other name. */
+  THINGGROUPNAME: 99,
   THINGNAME: 100,
   THINGSHAPENAME: 101,
   THINGTEMPLATENAME: 102,
@@ -99,6 +103,12 @@ export const BaseType = {
   LOCALIZATIONTABLENAME: 118,
   ORGANIZATIONNAME: 119,
   DASHBOARDNAME: 120,
+  PERSISTENCEPROVIDERPACKAGENAME: 121,
+  PERSISTENCEPROVIDERNAME: 122,
+  PROJECTNAME: 123,
+  NOTIFICATIONCONTENTNAME: 0x80,
+  NOTIFICATIONDEFINITIONNAME: 0x81,
+  STYLETHEMENAME: 0x82,
 } as const;
 export type BaseType = (typeof BaseType)[keyof typeof BaseType];
 
@@ -139,6 +149,13 @@ export const STRING_BASE_TYPES = [
   BaseType.LOCALIZATIONTABLENAME,
   BaseType.ORGANIZATIONNAME,
   BaseType.DASHBOARDNAME,
+  BaseType.THINGGROUPNAME,
+  BaseType.PERSISTENCEPROVIDERPACKAGENAME,
+  BaseType.PERSISTENCEPROVIDERNAME,
+  BaseType.PROJECTNAME,
+  BaseType.NOTIFICATIONCONTENTNAME,
+  BaseType.NOTIFICATIONDEFINITIONNAME,
+  BaseType.STYLETHEMENAME,
 ] as const;
 export type StringBaseType = (typeof STRING_BASE_TYPES)[number];
 
@@ -149,7 +166,20 @@ export function isStringBaseType(t: number): t is StringBaseType {
   return STRING_TYPE_SET.has(t);
 }
 
-/** True for every base type this codec can carry (TIMESPAN 4 is not: the SDK does not handle it either). */
+/**
+ * Base types PTC's platform has that this codec cannot carry: their AlwaysOn wire form is in no published source
+ * (SDK 2.2.1 predates them), so a message carrying one fails alone, naming the type (its request is answered or
+ * rejected with the reason), rather than being read wrong.
+ */
+export const UNSUPPORTED_BASE_TYPES: Readonly<Record<number, string>> = {
+  4: 'TIMESPAN',
+  124: 'VEC2',
+  125: 'VEC3',
+  126: 'VEC4',
+  127: 'THINGCODE',
+};
+
+/** True for every base type this codec can carry (not those of `UNSUPPORTED_BASE_TYPES`). */
 export function isKnownBaseType(t: number): t is BaseType {
   return ALL_TYPE_SET.has(t);
 }

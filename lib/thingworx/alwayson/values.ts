@@ -1,5 +1,11 @@
 import { asBuffer, Reader, Writer } from './binary';
-import { BaseType, isKnownBaseType, isStringBaseType, type StringBaseType } from './constants';
+import {
+  BaseType,
+  isKnownBaseType,
+  isStringBaseType,
+  UNSUPPORTED_BASE_TYPES,
+  type StringBaseType,
+} from './constants';
 import { AlwaysOnDecodeError, AlwaysOnEncodeError } from './errors';
 
 /** A LOCATION: longitude, latitude, elevation (written in that order). */
@@ -18,6 +24,7 @@ export type TypedValue =
   | { baseType: StringBaseType; value: string }
   | { baseType: typeof BaseType.NUMBER; value: number }
   | { baseType: typeof BaseType.INTEGER; value: number }
+  | { baseType: typeof BaseType.LONG; value: number }
   | { baseType: typeof BaseType.BOOLEAN; value: boolean }
   | { baseType: typeof BaseType.DATETIME; value: number | Date }
   | { baseType: typeof BaseType.LOCATION; value: Location }
@@ -86,6 +93,9 @@ function writeValue(w: Writer, v: TypedValue, depth: number): void {
       return;
     case BaseType.INTEGER:
       w.i32(v.value, 'INTEGER');
+      return;
+    case BaseType.LONG:
+      w.i64(v.value, 'LONG');
       return;
     case BaseType.BOOLEAN:
       if (typeof v.value !== 'boolean') throw new AlwaysOnEncodeError('BOOLEAN value is not a boolean');
@@ -217,7 +227,14 @@ function enterNested(r: Reader, depth: number, maxDepth: number): number {
 function readBaseType(r: Reader, what: string): BaseType {
   const at = r.pos;
   const t = r.u8(what);
-  if (!isKnownBaseType(t)) throw new AlwaysOnDecodeError('unknown-base-type', at, `${what} ${t}`);
+  if (!isKnownBaseType(t)) {
+    const name = UNSUPPORTED_BASE_TYPES[t];
+    throw new AlwaysOnDecodeError(
+      'unknown-base-type',
+      at,
+      name ? `${what} ${name} (${t}) is not supported` : `${what} ${t}`,
+    );
+  }
   return t;
 }
 
@@ -231,6 +248,9 @@ function readValue(r: Reader, t: BaseType, depth: number, maxDepth: number): Typ
       return { baseType: t, value: r.f64('NUMBER') };
     case BaseType.INTEGER:
       return { baseType: t, value: r.i32('INTEGER') };
+    case BaseType.LONG:
+      // Beyond ±2^53 a LONG has no exact JS number: that value fails its message ('out-of-range').
+      return { baseType: t, value: r.i64('LONG') };
     case BaseType.BOOLEAN:
       return { baseType: t, value: r.u8('BOOLEAN') !== 0 };
     case BaseType.DATETIME:

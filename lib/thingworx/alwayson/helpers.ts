@@ -24,6 +24,7 @@ export const Typed = {
   string: (value: string): TypedValue => ({ baseType: BaseType.STRING, value }),
   number: (value: number): TypedValue => ({ baseType: BaseType.NUMBER, value }),
   integer: (value: number): TypedValue => ({ baseType: BaseType.INTEGER, value }),
+  long: (value: number): TypedValue => ({ baseType: BaseType.LONG, value }),
   boolean: (value: boolean): TypedValue => ({ baseType: BaseType.BOOLEAN, value }),
   datetime: (value: number | Date): TypedValue => ({
     baseType: BaseType.DATETIME,

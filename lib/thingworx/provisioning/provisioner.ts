@@ -1,8 +1,8 @@
-import { BaseType, EntityType, MessageCode } from '../constants';
-import { singleRowTable, Typed } from '../helpers';
-import type { InfoTable, TypedValue } from '../values';
-import type { AlwaysOnRequester } from './client';
-import { AlwaysOnClientError, ProvisioningError } from './errors';
+import { BaseType, EntityType, MessageCode } from '../alwayson/constants';
+import { singleRowTable, Typed } from '../alwayson/helpers';
+import type { InfoTable, TypedValue } from '../alwayson/values';
+import type { AlwaysOnRequester } from '../transport/requests';
+import { AlwaysOnClientError, ProvisioningError } from '../transport/errors';
 
 export interface ProvisioningOptions {
   /** Our ThingTemplate: only Things implementing it are listed (and so bound). */
@@ -131,26 +131,48 @@ export class ThingProvisioner {
         pushType: Typed.string(pushType),
         dataChangeType: Typed.string('ALWAYS'),
         readOnly: Typed.boolean(false),
+        // As the shipped template: the pushed value is the value, ThingWorx never reads it from the edge.
+        remoteBindingAspects: Typed.json({ cacheTime: -1 }),
       }),
     );
   }
 
   /**
-   * Names of the Things implementing our template, paged with `maxItems` + `offset`. Stops at an empty page or a
-   * page that brings no new name (a platform that ignores `offset`), so it never loops.
+   * Names of the Things implementing our template, paged with `maxItems` + `offset`, asking for the `name` column
+   * only (`basicPropertyNames`) so a page stays well under the 1 MiB message limit. A page refused as too large
+   * (0x8D) or not answered in time is asked again at half the size. Stops at an empty page or a page that brings no
+   * new name (a platform that ignores `offset`), so it never loops.
    */
   async listThings(): Promise<string[]> {
     const names: string[] = [];
     const seen = new Set<string>();
     let offset = 0;
+    let pageSize = this.pageSize;
+    const nameOnly: InfoTable = {
+      dataShape: [{ name: 'item', baseType: BaseType.STRING }],
+      rows: [{ item: Typed.string('name') }],
+    };
     for (;;) {
-      const content = await this.call(
-        'QueryImplementingThingsOptimized',
-        EntityType.THINGTEMPLATES,
-        this.templateName,
-        'QueryImplementingThingsOptimized',
-        singleRowTable({ maxItems: Typed.number(this.pageSize), offset: Typed.number(offset) }),
-      );
+      let content: InfoTable | undefined;
+      try {
+        content = await this.call(
+          'QueryImplementingThingsOptimized',
+          EntityType.THINGTEMPLATES,
+          this.templateName,
+          'QueryImplementingThingsOptimized',
+          singleRowTable({
+            maxItems: Typed.number(pageSize),
+            offset: Typed.number(offset),
+            basicPropertyNames: Typed.infotable(nameOnly),
+          }),
+        );
+      } catch (e) {
+        const tooBig =
+          e instanceof ProvisioningError && (e.code === MessageCode.ENTITY_TOO_LARGE || e.kind === 'timeout');
+        if (!tooBig || pageSize <= 1) throw e;
+        pageSize = Math.floor(pageSize / 2);
+        continue;
+      }
       const page = columnStrings(content, 'name');
       let fresh = 0;
       for (const n of page) {

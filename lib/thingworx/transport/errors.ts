@@ -1,4 +1,4 @@
-import { MessageCode } from '../constants';
+import { MessageCode } from '../alwayson/constants';
 
 /**
  * Why a request (or the connection) failed:

@@ -6,7 +6,8 @@ import {
   withDeadline,
   type CheckResult,
 } from '../../connection/connection-check';
-import { AlwaysOnClient, type AlwaysOnClientOptions, type ClientState } from './client';
+import type { AlwaysOnClientOptions, ClientState } from './options';
+import { AlwaysOnClient } from './session';
 import type { AlwaysOnClientError } from './errors';
 
 /** What a failed AlwaysOn connect says, as a check result. */
