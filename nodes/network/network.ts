@@ -29,6 +29,10 @@ export interface NetworkDef extends NodeDef {
   sharedGroup: string;
   clientId: string;
   tls: string;
+  /** `stored` (default): ThingPark is answered (HTTP 200, PUBACK) once the document is stored; `immediate`: at once. */
+  ackMode?: 'stored' | 'immediate';
+  /** Seconds the flow has to store a document before ThingPark gets a 503 (default 3). */
+  ackTimeout?: number | string;
 }
 
 interface NetworkCredentials {
@@ -47,6 +51,9 @@ export interface NetworkNode extends Node {
   asKey: string;
   maxTimeDeviation: number;
   acceptUnverified: boolean;
+  /** ThingPark is told a document was received only once every out node it reached stored it. */
+  answerWhenStored: boolean;
+  ackTimeoutMs: number;
   uplinkTopic: string;
   downlinkTopic: string;
   lrc: LrcClient;
@@ -96,6 +103,9 @@ module.exports = function (RED: NodeAPI) {
     const deviation = Number(config.maxTimeDeviation);
     node.maxTimeDeviation = Number.isFinite(deviation) && deviation >= 0 ? deviation : 120;
     node.acceptUnverified = config.acceptUnverified !== false;
+    node.answerWhenStored = config.ackMode !== 'immediate';
+    const ackTimeout = Number(config.ackTimeout);
+    node.ackTimeoutMs = (Number.isFinite(ackTimeout) && ackTimeout > 0 ? Math.min(ackTimeout, 60) : 3) * 1000;
     node.uplinkTopic = env(config.uplinkTopic) || DEFAULT_UPLINK_TOPIC;
     node.downlinkTopic = env(config.downlinkTopic) || DEFAULT_DOWNLINK_TOPIC;
     node.lrc = new LrcClient({
@@ -123,6 +133,10 @@ module.exports = function (RED: NodeAPI) {
         password: env(creds.password) || undefined,
         tls: tlsOptionsFrom(RED, config.tls),
         batchAcks: true,
+        // The IoT Flow broker keeps what it publishes while we are away and sends again what we did
+        // not acknowledge: nothing is lost across a restart, a crash or a redeploy.
+        persistentSession: true,
+        holdAcks: node.answerWhenStored,
       });
       node.mqtt = connection;
       connection.on('state', (state: ConnectionState) => {
