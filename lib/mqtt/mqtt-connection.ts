@@ -233,7 +233,9 @@ export class MqttConnection extends EventEmitter {
     set.delete(handler);
     if (set.size === 0) {
       this.handlers.delete(filter);
-      if (this.state === 'connected') this.client?.unsubscribe(filter);
+      // A persistent session keeps its subscriptions while a redeploy or a stop closes the flow, so
+      // that the broker keeps what is published meanwhile: no UNSUBSCRIBE then.
+      if (this.state === 'connected' && !this.options.persistentSession) this.client?.unsubscribe(filter);
     }
   }
 
