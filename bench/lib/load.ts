@@ -1,9 +1,9 @@
 import * as http from 'http';
 import { performance } from 'perf_hooks';
 import * as mqtt from 'mqtt';
-import type { DocumentBody } from '../../lib/thingpark/document-types';
-import { thingparkTime } from '../../lib/thingpark/downlink';
-import { tunnelQueryFor } from '../../lib/thingpark/token';
+import type { DocumentBody } from '../../lib/thingpark/mapping/document-types';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
+import { tunnelQueryFor } from '../../lib/thingpark/mapping/token';
 import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { percentiles, type Percentiles } from './stats';
 

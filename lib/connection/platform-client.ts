@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'events';
 import type { DeliveryResult, QueueEntry } from '../delivery';
-import type { DownlinkRequest } from '../thingpark/downlink';
+import type { DownlinkRequest } from '../thingpark/mapping/downlink';
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
 

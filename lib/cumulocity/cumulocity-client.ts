@@ -29,7 +29,7 @@ import { ack, permanent, retryable, type DeliveryResult, type QueueEntry } from 
 import { CHECK_TIMEOUT_MS, type CheckResult } from '../connection/connection-check';
 import { checkMqttConnection } from '../mqtt/mqtt-check';
 import { MqttConnection, NotConnectedError } from '../mqtt/mqtt-connection';
-import { newCorrelationId, thingparkTime, type DownlinkRequest } from '../thingpark/downlink';
+import { newCorrelationId, thingparkTime, type DownlinkRequest } from '../thingpark/mapping/downlink';
 import { ChildRegistry } from './child-registry';
 import {
   assertGatewayId,

@@ -15,9 +15,9 @@
  * - A write of the remote property `downlink` / `downlinkData` carries a `DevEUI_downlink` request; the Thing is the
  *   device, so its DevEUI comes from the Thing name when the request leaves it out.
  */
-import { DocumentError, type DocumentBody } from '../thingpark/document-types';
-import { parseDownlink, type DownlinkRequest } from '../thingpark/downlink';
-import { isPlainObject } from '../thingpark/normalise';
+import { DocumentError, type DocumentBody } from '../thingpark/mapping/document-types';
+import { parseDownlink, type DownlinkRequest } from '../thingpark/mapping/downlink';
+import { isPlainObject } from '../thingpark/mapping/normalise';
 import { BaseType } from './constants';
 import { parseJsonValue, Typed, unwrapVariant, type VtqEntry } from './helpers';
 import type { InfoTable, TypedValue } from './values';

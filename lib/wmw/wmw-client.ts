@@ -4,7 +4,7 @@ import type { ConnectionState, PlatformClient } from '../connection/platform-cli
 import { CHECK_TIMEOUT_MS, type CheckResult } from '../connection/connection-check';
 import { checkMqttConnection } from '../mqtt/mqtt-check';
 import { MqttConnection, type MqttConnectionOptions } from '../mqtt/mqtt-connection';
-import { parseDownlink } from '../thingpark/downlink';
+import { parseDownlink } from '../thingpark/mapping/downlink';
 
 /**
  * WMW regions with a public MQTT host (reference/wmw.md: the only one found is staging). Any other

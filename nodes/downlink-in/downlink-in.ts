@@ -1,5 +1,5 @@
 import type { PlatformDownlink } from '../../lib/connection/platform-client';
-import { downlinkDocument } from '../../lib/thingpark/downlink';
+import { downlinkDocument } from '../../lib/thingpark';
 import type { PlatformConfigNode } from '../shared/out-node';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 

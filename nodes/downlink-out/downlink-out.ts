@@ -1,8 +1,14 @@
-import { parseDownlink, downlinkDocument, type DownlinkRequest } from '../../lib/thingpark/downlink';
-import { isPlainObject } from '../../lib/thingpark/normalise';
-import type { Connectivity } from '../../lib/thingpark/document-types';
-import type { LrcResult } from '../../lib/thingpark/lrc-client';
-import { resolveTopic } from '../../lib/thingpark/topics';
+import {
+  downlinkDocument,
+  iotFlowDownlink,
+  parseDownlink,
+  thingparkTime,
+  isPlainObject,
+  resolveTopic,
+  type DownlinkRequest,
+  type Connectivity,
+  type LrcResult,
+} from '../../lib/thingpark';
 import { NotConnectedError } from '../../lib/mqtt/mqtt-connection';
 import type { NetworkNode } from '../network/network';
 import { errorMessage, type DoneFn, type Node, type NodeAPI, type NodeDef, type SendFn } from '../shared/red';
@@ -90,7 +96,7 @@ module.exports = function (RED: NodeAPI) {
               : undefined;
         request = parseDownlink(msg.payload, {
           connectivity: known,
-          allowDriverPayload: network.mode === 'mqtt',
+          target: network.mode === 'mqtt' ? 'iotflow' : 'lrc',
         });
       } catch (err) {
         return finish({ status: 'error', reason: errorMessage(err) });
@@ -124,7 +130,9 @@ module.exports = function (RED: NodeAPI) {
   }
 
   async function sendMqtt(network: NetworkNode, request: DownlinkRequest): Promise<DownlinkResult> {
-    const document = downlinkDocument(request);
+    // Time is part of what the flow gets back in msg.downlink: set it on the request itself.
+    request.time ??= thingparkTime(new Date());
+    const document = iotFlowDownlink(request);
     const topic = resolveTopic(network.downlinkTopic, document.DevEUI_downlink);
     const base = { DevEUI: request.devEUI, CorrelationID: request.correlationId };
     let lastError: unknown;
@@ -134,8 +142,10 @@ module.exports = function (RED: NodeAPI) {
         return { status: 'queued', ...base, attempts: attempt };
       } catch (err) {
         lastError = err;
-        if (attempt < MQTT_ATTEMPTS)
-          await new Promise((r) => setTimeout(r, (err instanceof NotConnectedError ? 2000 : 500) * attempt));
+        // Only a publish that never left is sent again: one without its PUBACK may have reached IoT Flow.
+        if (!(err instanceof NotConnectedError))
+          return { status: 'error', ...base, reason: errorMessage(err), attempts: attempt };
+        if (attempt < MQTT_ATTEMPTS) await new Promise((r) => setTimeout(r, 2000 * attempt));
       }
     }
     return { status: 'error', ...base, reason: errorMessage(lastError), attempts: MQTT_ATTEMPTS };

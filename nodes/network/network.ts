@@ -1,10 +1,13 @@
 import { hostname } from 'os';
-import { DEFAULT_LRC_URL, LrcClient } from '../../lib/thingpark/lrc-client';
-import { checkLrcReachable } from '../../lib/thingpark/lrc-check';
+import {
+  DEFAULT_LRC_URL,
+  LrcClient,
+  checkLrcReachable,
+  subscriptionFilter,
+  type Connectivity,
+} from '../../lib/thingpark';
 import { checkMqttConnection } from '../../lib/mqtt/mqtt-check';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
-import type { Connectivity } from '../../lib/thingpark/document-types';
-import { subscriptionFilter } from '../../lib/thingpark/topics';
 import { MqttConnection, type ConnectionState } from '../../lib/mqtt/mqtt-connection';
 import { UserRegistry } from '../shared/user-registry';
 import {

@@ -1,5 +1,10 @@
-import { DocumentError, DOCUMENT_TYPES, type DocumentType } from '../../lib/thingpark/document-types';
-import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
+import {
+  DocumentError,
+  DOCUMENT_TYPES,
+  normaliseDocument,
+  type DocumentType,
+  type NormalisedDocument,
+} from '../../lib/thingpark';
 import { QueueFullError } from '../../lib/delivery';
 import type { PlatformConnection } from './platform-connection';
 import { NOT_STORED } from './handover-hooks';

@@ -1,4 +1,4 @@
-import { DocumentError } from '../../lib/thingpark/document-types';
+import { DocumentError } from '../../lib/thingpark';
 import type { ThingWorxBody } from '../../lib/thingworx/thingworx-client';
 import { registerOutNode } from '../shared/out-node';
 import type { NodeAPI } from '../shared/red';

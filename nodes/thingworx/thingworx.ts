@@ -1,4 +1,4 @@
-import type { DownlinkRequest } from '../../lib/thingpark/downlink';
+import type { DownlinkRequest } from '../../lib/thingpark';
 import { DEFAULT_TEMPLATE, devEuiOfThing } from '../../lib/thingworx/thing-mapping';
 import {
   parseHostPort,

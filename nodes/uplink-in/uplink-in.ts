@@ -1,9 +1,12 @@
 import type { Request, Response, NextFunction, Router } from 'express';
-import { DocumentError, DOCUMENT_TYPES } from '../../lib/thingpark/document-types';
-import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
-import { parseDocumentText } from '../../lib/thingpark/parse';
-import { checkTunnelRequest } from '../../lib/thingpark/token';
-import { devEUIReader } from '../../lib/thingpark/topics';
+import {
+  DOCUMENT_TYPES,
+  normaliseDocument,
+  parseDocumentText,
+  checkTunnelDocument,
+  devEUIReader,
+  type NormalisedDocument,
+} from '../../lib/thingpark';
 import type { Release } from '../../lib/mqtt/held-acks';
 import type { NetworkNode } from '../network/network';
 import type { Outcome } from '../../lib/acknowledgement';
@@ -167,26 +170,19 @@ module.exports = function (RED: NodeAPI) {
       };
       readBody(req, MAX_BODY_BYTES).then(
         (body) => {
-          let doc: NormalisedDocument;
-          try {
-            doc = normaliseDocument(typeof body === 'string' ? parseDocumentText(body) : body);
-          } catch (err) {
-            return fail(400, err instanceof DocumentError ? err.message : 'malformed document');
-          }
-          let verified = false;
-          if (network.asKey) {
-            const rawQuery = req.originalUrl.includes('?')
-              ? req.originalUrl.slice(req.originalUrl.indexOf('?') + 1)
-              : '';
-            const check = checkTunnelRequest(rawQuery, doc.info.type, doc.rawBody, {
+          const url = req.originalUrl;
+          const verdict = checkTunnelDocument(
+            url.includes('?') ? url.slice(url.indexOf('?') + 1) : '',
+            body,
+            {
               asKey: network.asKey,
               maxTimeDeviation: network.maxTimeDeviation,
-              acceptUnverifiable: network.acceptUnverified,
-            });
-            if (!check.ok) return fail(check.status, check.reason);
-            if (check.token && !guard.accept(check.token.toLowerCase())) return fail(403, 'replayed request');
-            verified = check.verified;
-          }
+              acceptUnverified: network.acceptUnverified,
+            },
+          );
+          if (!verdict.ok) return fail(verdict.status, verdict.reason);
+          const { doc, verified, token } = verdict;
+          if (token && !guard.accept(token.toLowerCase())) return fail(403, 'replayed request');
           if (!answerWhenStored) {
             // Answer first, then run the flow: the lowest latency, but a crash can lose what was answered.
             res.status(200).type('text/plain').send('OK');

@@ -4,7 +4,7 @@ import * as https from 'https';
 import * as net from 'net';
 import { classifyNetworkError, redact } from '../../lib/connection/connection-check';
 import { checkMqttConnection } from '../../lib/mqtt/mqtt-check';
-import { checkLrcReachable } from '../../lib/thingpark/lrc-check';
+import { checkLrcReachable } from '../../lib/thingpark/transport/lrc-check';
 import { makeTestCerts, type TestCerts } from '../helpers/certs';
 
 /** A TCP server that accepts and never says a word; counts the sockets still open. */

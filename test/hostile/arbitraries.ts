@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { sampleDownlinkSent, sampleUplink } from '../../testkit/simulator/sample-documents';
-import type { DocumentType } from '../../lib/thingpark/document-types';
+import type { DocumentType } from '../../lib/thingpark/mapping/document-types';
 
 /**
  * Hostile ThingPark documents and downlink requests for property-based tests: realistic documents

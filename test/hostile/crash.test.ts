@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import * as fs from 'fs';
 import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
-import { thingparkTime } from '../../lib/thingpark/downlink';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { deepArray, DEV, documentCase, targetedCase } from './arbitraries';
 import { answers, childOf, consoleDebug, ensureRunning, logged, placed } from './red-process';

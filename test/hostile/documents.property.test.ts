@@ -1,10 +1,10 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { performance } from 'perf_hooks';
-import { DocumentError } from '../../lib/thingpark/document-types';
-import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/normalise';
-import { parseDocumentText } from '../../lib/thingpark/parse';
-import { checkTunnelRequest } from '../../lib/thingpark/token';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
+import { normaliseDocument, type NormalisedDocument } from '../../lib/thingpark/mapping/normalise';
+import { parseDocumentText } from '../../lib/thingpark/mapping/parse';
+import { checkTunnelRequest } from '../../lib/thingpark/mapping/token';
 import {
   assertNotPolluted,
   BASE_BODIES,

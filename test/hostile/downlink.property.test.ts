@@ -1,15 +1,18 @@
 import { strict as assert } from 'assert';
 import fc from 'fast-check';
 import { FakeLrc } from '../../testkit/simulator/fake-lrc';
-import { DocumentError } from '../../lib/thingpark/document-types';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
 import {
   downlinkDocument,
+  iotFlowDownlink,
   lrcDownlinkQuery,
   MAX_CELLULAR_PAYLOAD,
   MAX_LORAWAN_PAYLOAD,
   parseDownlink,
   type DownlinkRequest,
-} from '../../lib/thingpark/downlink';
+  type DownlinkTarget,
+} from '../../lib/thingpark/mapping/downlink';
+import { iotFlowRefusals } from '../../testkit/simulator/iot-flow-downlink';
 import {
   collect,
   downlinkOutNode,
@@ -56,11 +59,12 @@ function assertDocumentError(error: unknown): void {
 }
 
 /** What a validated request promises to `downlink out`, the LRC and the IoT Flow topic. */
-function assertValidRequest(r: DownlinkRequest, allowDriverPayload: boolean): void {
+function assertValidRequest(r: DownlinkRequest, allowDriverPayload: boolean, target?: DownlinkTarget): void {
   assert.match(r.devEUI, /^[0-9A-F]{16}$/);
   assert.match(r.correlationId, /^[0-9A-Za-z_-]{1,64}$/);
   if (r.connectivity === 'LORAWAN') {
-    assert.ok(Number.isInteger(r.fPort) && r.fPort! >= 1 && r.fPort! <= 223, `fPort ${r.fPort}`);
+    const max = target === 'iotflow' ? 224 : 223;
+    assert.ok(Number.isInteger(r.fPort) && r.fPort! >= 1 && r.fPort! <= max, `fPort ${r.fPort}`);
   } else {
     assert.equal(r.connectivity, 'CELLULAR');
   }
@@ -73,13 +77,18 @@ function assertValidRequest(r: DownlinkRequest, allowDriverPayload: boolean): vo
   } else {
     assert.ok(allowDriverPayload && r.payload !== undefined, 'payload_hex or a driver payload');
   }
-  if (r.validityTime !== undefined) assert.ok(!Number.isNaN(Date.parse(r.validityTime)));
+  if (typeof r.validityTime === 'string') assert.ok(!Number.isNaN(Date.parse(r.validityTime)));
+  else if (r.validityTime !== undefined) assert.ok(Number.isInteger(r.validityTime) && r.validityTime >= 0);
   if (r.fCntDn !== undefined) assert.ok(Number.isInteger(r.fCntDn) && r.fCntDn >= 0);
   for (const flag of [r.confirmed, r.flushDownlinkQueue])
     assert.ok(flag === undefined || typeof flag === 'boolean');
 }
 
-const options = fc.record({ allowDriverPayload: fc.boolean(), cellular: fc.boolean() });
+const options = fc.record({
+  allowDriverPayload: fc.boolean(),
+  cellular: fc.boolean(),
+  target: fc.constantFrom<DownlinkTarget | undefined>(undefined, 'lrc', 'iotflow'),
+});
 
 describe('hostile downlink requests (property-based): parseDownlink', function () {
   this.timeout(60000);
@@ -93,11 +102,16 @@ describe('hostile downlink requests (property-based): parseDownlink', function (
         const parsed = parse(input, {
           allowDriverPayload: opts.allowDriverPayload,
           connectivity: opts.cellular ? 'CELLULAR' : undefined,
+          target: opts.target,
         });
         assertNotPolluted(before);
         if ('error' in parsed) return assertDocumentError(parsed.error);
         accepted++;
-        assertValidRequest(parsed.request, opts.allowDriverPayload);
+        assertValidRequest(parsed.request, opts.allowDriverPayload || opts.target === 'iotflow', opts.target);
+        if (opts.target === 'iotflow') {
+          const text = JSON.stringify(iotFlowDownlink(parsed.request));
+          assert.deepEqual(iotFlowRefusals(text), [], text);
+        }
       }),
       { numRuns: RUNS, endOnFailure: true },
     );
@@ -209,7 +223,7 @@ describe('downlink out under hostile requests (real Node-RED runtime, LRC stand-
     await fc.assert(
       fc.asyncProperty(cases, async ({ value, note }) => {
         const before = { results: results.length, caught: caught.length, lrc: lrc.received.length };
-        const expected = parse(value);
+        const expected = parse(value, { target: 'lrc' });
         dl.receive({ payload: value });
         await waitFor(() => results.length > before.results, 5000, `a result for ${note}`);
         const result = results.at(-1)!.payload as { status: string; reason?: string; DevEUI?: string };

@@ -27,7 +27,7 @@ import {
   type TypedValue,
 } from '../../lib/thingworx';
 import { devEuiOfThing, DOWNLINK_PROPERTIES, parseDownlinkWrite } from '../../lib/thingworx/thing-mapping';
-import type { DownlinkRequest } from '../../lib/thingpark/downlink';
+import type { DownlinkRequest } from '../../lib/thingpark/mapping/downlink';
 import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
 import { repoRoot } from '../../testkit/paths';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
 import * as fc from 'fast-check';
 import { topicMatches } from '../../lib/mqtt/mqtt-connection';
-import { devEUIFromTopic, devEUIReader } from '../../lib/thingpark/topics';
+import { devEUIFromTopic, devEUIReader } from '../../lib/thingpark/mapping/topics';
 
 /** The MQTT rules written the obvious way (level arrays), to check the allocation-free matcher against. */
 function referenceMatches(filter: string, topic: string): boolean {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'assert';
 import * as mqtt from 'mqtt';
 import { FakeLrc } from '../../testkit/simulator/fake-lrc';
+import { iotFlowRefusals } from '../../testkit/simulator/iot-flow-downlink';
 import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
 import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { Mosquitto } from '../../testkit/broker';
@@ -25,7 +26,7 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
   before(() => helper.startServer());
   after(() => helper.stopServer());
   beforeEach(async () => {
-    lrc = await new FakeLrc({ asKey: AS_KEY }).start();
+    lrc = await new FakeLrc({ asKey: AS_KEY, asId: 'test.as' }).start();
   });
   afterEach(async () => {
     await helper.unload();
@@ -73,6 +74,20 @@ describe('downlink out (Basic HTTPS) against a fake LRC that checks the Token', 
       (msg.downlink as { DevEUI_downlink: Record<string, unknown> }).DevEUI_downlink.CorrelationID,
       payload.CorrelationID,
     );
+  });
+
+  it('queues with the AS key pasted in upper case, as ThingPark displays it (one request)', async () => {
+    const hex = 'c72c6f867b150b1210acda5f3cdfb449';
+    lrc.options.asKey = hex.toUpperCase();
+    await helper.load(modules(), flow(), { net: { asKey: hex.toUpperCase() } });
+    const result = nextMessage(helper.getNode('result'));
+    helper
+      .getNode('down')
+      .receive({ payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: '01' } } });
+    const payload = (await result).payload as Record<string, unknown>;
+    assert.equal(payload.status, 'queued');
+    assert.equal(payload.attempts, 1);
+    assert.equal(lrc.received.length, 1);
   });
 
   it('reports a refused request (wrong key) as rejected, through Catch', async () => {
@@ -263,10 +278,52 @@ describe('IoT Flow MQTT mode against a real mosquitto', function () {
     assert.equal(((await result).payload as { status: string }).status, 'queued');
     const message = await got;
     assert.equal(message.topic, `mqtt/things/${DEV}/downlink`);
-    assert.deepEqual(JSON.parse(message.payload), {
-      DevEUI_downlink: { DevEUI: DEV, FPort: 5, payload_hex: '0a0b', CorrelationID: 'C0FFEE' },
-    });
+    const published = JSON.parse(message.payload) as { DevEUI_downlink: Record<string, unknown> };
+    const { Time, ...rest } = published.DevEUI_downlink;
+    assert.deepEqual(rest, { DevEUI: DEV, FPort: 5, payload_hex: '0a0b', CorrelationID: 'C0FFEE' });
+    assert.ok(Math.abs(Date.parse(String(Time)) - Date.now()) < 5000, `Time ${String(Time)} is now`);
+    assert.deepEqual(iotFlowRefusals(message.payload), [], 'IoT Flow takes it');
+    assert.deepEqual((await result).downlink, published, 'msg.downlink is what was published');
     await client.unsubscribeAsync('mqtt/things/+/downlink');
+  });
+
+  it('publishes the documented optional fields and refuses an unknown one through Catch, publishing nothing', async () => {
+    await helper.load(modules(), flow(), creds);
+    await connected();
+    await client.subscribeAsync('mqtt/things/+/downlink', { qos: 1 });
+    const messages: string[] = [];
+    const onMessage = (_topic: string, payload: Buffer) => messages.push(payload.toString());
+    client.on('message', onMessage);
+    const caught = collect(helper.getNode('caught'));
+    const results = collect(helper.getNode('result'));
+    const down = helper.getNode('down');
+    down.receive({ payload: { DevEUI_downlink: { DevEUI: DEV, FPort: 1, payload_hex: '00', Priority: 1 } } });
+    down.receive({
+      payload: {
+        DevEUI_downlink: {
+          DevEUI: DEV,
+          FPort: 224,
+          payload: { DownMessageType: 'SET_PARAMETER', AckToken: 1 },
+          DriverCfg: { app: { pId: 'abeeway', mId: 'asset-tracker', ver: '1' } },
+          AFCntDn: 7,
+          RetryIneligibleGateways: 0,
+          ValidityTime: 600,
+          Confirmed: '1',
+        },
+      },
+    });
+    await waitFor(() => results.length === 2 && messages.length === 1, 5000, 'two results, one publish');
+    client.off('message', onMessage);
+    await client.unsubscribeAsync('mqtt/things/+/downlink');
+    assert.match(String((caught[0].error as { message: string }).message), /unknown field "Priority"/);
+    const body = (JSON.parse(messages[0]) as { DevEUI_downlink: Record<string, unknown> }).DevEUI_downlink;
+    assert.equal(body.FPort, 224);
+    assert.deepEqual(body.DriverCfg, { app: { pId: 'abeeway', mId: 'asset-tracker', ver: '1' } });
+    assert.equal(body.AFCntDn, 7);
+    assert.equal(body.RetryIneligibleGateways, 0);
+    assert.equal(body.ValidityTime, 600);
+    assert.equal(body.Confirmed, 1);
+    assert.deepEqual(iotFlowRefusals(messages[0]), []);
   });
 
   it('shows a refused login in the status and as a Catch-able error', async () => {

@@ -1,8 +1,8 @@
 import { strict as assert } from 'assert';
 import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
 import { sampleUplink } from '../../testkit/simulator/sample-documents';
-import { thingparkTime } from '../../lib/thingpark/downlink';
-import { tunnelQueryFor } from '../../lib/thingpark/token';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
+import { tunnelQueryFor } from '../../lib/thingpark/mapping/token';
 import {
   collect,
   helper,
@@ -122,9 +122,10 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
       '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","payload_hex":"00","FCntUp":{"toString":1}}}';
     const r1 = await fetch(`${target().url}?${zeros}`, { method: 'POST', body: hostile });
     assert.equal(r1.status, 401);
-    const alarm = '{"BS_alarm":{"LrrID":{"toString":1},"ID":1,"State":1}}';
-    const r2 = await fetch(`${target().url}?${zeros}`, { method: 'POST', body: alarm });
-    assert.equal(r2.status, 200, 'no token rule for BS_alarm: accepted unverified');
+    const summary =
+      '{"DevEUI_multicast_summary":{"McAddr":{"toString":1},"TransmissionStatus":1,"LrrCnt":1}}';
+    const r2 = await fetch(`${target().url}?${zeros}`, { method: 'POST', body: summary });
+    assert.equal(r2.status, 200, 'no token rule for a multicast summary: accepted unverified');
     const body = sampleUplink(DEV, 9);
     const good = tunnelQueryFor('DevEUI_uplink', body, {
       asId: 'test.as',
@@ -136,7 +137,7 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     const upper = good.replace(/Token=([0-9a-f]{64})$/, (_m, t: string) => `Token=${t.toUpperCase()}`);
     const replay = await fetch(`${target().url}?${upper}`, { method: 'POST', body: json });
     assert.equal(replay.status, 403);
-    await waitFor(() => messages.length === 2, 3000, 'the alarm and the good uplink');
+    await waitFor(() => messages.length === 2, 3000, 'the summary and the good uplink');
     assert.equal(messages[0].topic, '');
   });
 
@@ -221,8 +222,9 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
     await waitFor(() => messages.length === 1);
   });
 
-  it('recognises every document type and emits only the selected ones', async () => {
-    await helper.load(modules(), flow({ types: ['DevEUI_uplink', 'DevEUI_downlink_Sent', 'BS_alarm'] }), {});
+  it('recognises every document type, refuses alarms (403, ThingPark sends none here) and emits only the selected ones', async () => {
+    const types = ['DevEUI_uplink', 'DevEUI_downlink_Sent', 'DevEUI_notification', 'BS_alarm'];
+    await helper.load(modules(), flow({ types }), {});
     const messages = collect(helper.getNode('out'));
     const docs = [
       { DevEUI_uplink: { DevEUI: DEV, FPort: 1, FCntUp: 1, payload_hex: '00' } },
@@ -233,22 +235,63 @@ describe('uplink in (Basic HTTPS tunnel) in the real Node-RED runtime', () => {
       },
       { DevEUI_downlink_Rejected: { DevEUI: DEV, DownlinkRejectionCause: 'x', CorrelationID: 'ABCE' } },
       { DevEUI_multicast_summary: { TransmissionStatus: 1, LrrCnt: 1 } },
-      { DevEUI_alarm: { DevEUI: DEV, ID: 1, State: 1 } },
-      { BS_alarm: { LrrID: 'FF0109A4', ID: 2, State: 1 } },
     ];
     for (const doc of docs) {
       const res = await fetch(target().url, { method: 'POST', body: JSON.stringify(doc) });
       assert.equal(res.status, 200, JSON.stringify(doc));
     }
+    for (const alarm of [
+      { DevEUI_alarm: { DevEUI: DEV, ID: 1, State: 1 } },
+      { BS_alarm: { LrrID: 'FF0109A4', ID: 2, State: 1 } },
+    ]) {
+      const res = await fetch(target().url, { method: 'POST', body: JSON.stringify(alarm) });
+      assert.equal(res.status, 403, JSON.stringify(alarm));
+      assert.equal(
+        await res.text(),
+        'Device and base station alarms cannot be reported over this type of connection',
+      );
+    }
     await waitFor(() => messages.length === 3);
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(
       messages.map((m) => (m.thingpark as { type: string }).type),
-      ['DevEUI_uplink', 'DevEUI_downlink_Sent', 'BS_alarm'],
+      ['DevEUI_uplink', 'DevEUI_notification', 'DevEUI_downlink_Sent'],
     );
-    assert.equal(messages[1].topic, DEV);
-    assert.equal((messages[1].thingpark as { correlationId: string }).correlationId, 'ABCD');
-    assert.equal(messages[2].topic, 'FF0109A4');
+    assert.equal(messages[2].topic, DEV);
+    assert.equal((messages[2].thingpark as { correlationId: string }).correlationId, 'ABCD');
+  });
+
+  it('lets a DevEUI_downlink_Rejected (no token rule) through only when "accept documents without a token rule" is ticked', async () => {
+    const rejected = JSON.stringify({
+      DevEUI_downlink_Rejected: { DevEUI: DEV, FPort: 1, DownlinkRejectionCause: 'x', CorrelationID: 'ABCE' },
+    });
+    const signedQuery = () =>
+      tunnelQueryFor(
+        'DevEUI_downlink_Rejected',
+        { DevEUI: DEV },
+        {
+          asId: 'test.as',
+          asKey: AS_KEY,
+          time: thingparkTime(new Date()),
+        },
+      );
+    for (const [acceptUnverified, asKey, status] of [
+      [false, AS_KEY, 403],
+      [false, '', 403],
+      [true, AS_KEY, 200],
+      [true, '', 200],
+    ] as const) {
+      await helper.load(modules(), flow({}, { acceptUnverified }), { net: { asKey } });
+      const messages = collect(helper.getNode('out'));
+      const res = await fetch(`${target().url}?${signedQuery()}`, { method: 'POST', body: rejected });
+      assert.equal(res.status, status, `box ${acceptUnverified}, key ${asKey ? 'set' : 'none'}`);
+      if (status === 403) assert.equal(await res.text(), 'no token rule for DevEUI_downlink_Rejected');
+      else {
+        await waitFor(() => messages.length === 1);
+        assert.equal((messages[0].thingpark as { verified: boolean }).verified, false);
+      }
+      await helper.unload();
+    }
   });
 
   it('marks a cellular uplink CELLULAR', async () => {

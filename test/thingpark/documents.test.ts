@@ -1,7 +1,7 @@
 import { strict as assert } from 'assert';
-import { DocumentError } from '../../lib/thingpark/document-types';
-import { normaliseDocument } from '../../lib/thingpark/normalise';
-import { parseDocumentText } from '../../lib/thingpark/parse';
+import { DocumentError } from '../../lib/thingpark/mapping/document-types';
+import { normaliseDocument } from '../../lib/thingpark/mapping/normalise';
+import { parseDocumentText } from '../../lib/thingpark/mapping/parse';
 
 const normalise = (text: string, hint?: string) =>
   normaliseDocument(parseDocumentText(text), { devEUIHint: hint });
@@ -64,6 +64,61 @@ describe('ThingPark documents: parse and normalise', () => {
     assert.equal(up.payload_hex, '9e1c4852512000220020e3831071');
     assert.deepEqual(up.CustomerData, { alr: { pro: 'ADRF/DEMO', ver: '2' } });
     assert.deepEqual(up.Lrrs, { Lrr: [{ Lrrid: '004A18E3', Chain: 0, LrrRSSI: -80 }] });
+  });
+
+  // actility/thingpark-integrations 1_tpNS-AS/message_body_examples/uplink_frame.xml (abridged): in XML,
+  // CustomerData and DriverCfg are JSON texts.
+  const ACTILITY_XML = `<?xml version="1.0" encoding="utf-8"?>
+<DevEUI_uplink xmlns="http://uri.actility.com/lora">
+  <Time>2015-07-09T16:06:38.49+02:00</Time><DevEUI>000000000F1D8693</DevEUI><FPort>2</FPort><FCntUp>7011</FCntUp>
+  <payload_hex>0027bd00</payload_hex><Lrrid>08040059</Lrrid><CustomerID>100000507</CustomerID>
+  <CustomerData>{"loc":{"lat":"43.58081","lon":"1.4421667"},"alr":{"pro":"STL","ver":"1"}}</CustomerData>
+  <DriverCfg>{"mod":{"pId":"abeeway","mId":"micro-tracker","ver":"3"},"app":{"pId":"abeeway","mId":"asset-tracker","ver":"1"}}</DriverCfg>
+</DevEUI_uplink>`;
+
+  it('turns CustomerData and DriverCfg sent as JSON text (Actility XML sample) into objects', () => {
+    const up = normalise(ACTILITY_XML).document.DevEUI_uplink!;
+    assert.deepEqual(up.CustomerData, {
+      loc: { lat: '43.58081', lon: '1.4421667' },
+      alr: { pro: 'STL', ver: '1' },
+    });
+    assert.deepEqual(up.DriverCfg, {
+      mod: { pId: 'abeeway', mId: 'micro-tracker', ver: '3' },
+      app: { pId: 'abeeway', mId: 'asset-tracker', ver: '1' },
+    });
+  });
+
+  it('turns a JSON-text CustomerData in JSON (KPN capture) and BaseStationData into objects; other text stays', () => {
+    // iotacademy/LoRaPayloadSimulator 1_KPN_LoRa_Example.md: "CustomerData": "{\"alr\":{...}}" in a JSON body.
+    const kpn = normalise(
+      JSON.stringify({
+        DevEUI_uplink: {
+          DevEUI: '0059AC0000181EB6',
+          FPort: 1,
+          FCntUp: 0,
+          payload_hex: 'effe',
+          CustomerData: '{"alr":{"pro":"SMTC/LoRaMote","ver":"1"},"name":"Boiler 3"}',
+          BaseStationData: '{"name":"Rooftop","doms":["site-a"]}',
+        },
+      }),
+    ).document.DevEUI_uplink!;
+    assert.deepEqual(kpn.CustomerData, { alr: { pro: 'SMTC/LoRaMote', ver: '1' }, name: 'Boiler 3' });
+    assert.deepEqual(kpn.BaseStationData, { name: 'Rooftop', doms: ['site-a'] });
+    for (const text of [
+      'Boiler 3',
+      '{not json',
+      '42',
+      '"quoted"',
+      '',
+      `${'['.repeat(40)}${']'.repeat(40)}`,
+    ]) {
+      const up = normalise(
+        JSON.stringify({
+          DevEUI_uplink: { DevEUI: '0059AC0000181EB6', payload_hex: '00', FPort: 1, CustomerData: text },
+        }),
+      ).document.DevEUI_uplink!;
+      assert.equal(up.CustomerData, text, `${text.slice(0, 10)} stays a string`);
+    }
   });
 
   it('refuses XML with a DTD (entity expansion)', () => {

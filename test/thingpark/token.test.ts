@@ -6,8 +6,8 @@ import {
   tunnelQueryFor,
   uplinkBodyElements,
   uplinkToken,
-} from '../../lib/thingpark/token';
-import { lrcDownlinkQuery, parseDownlink } from '../../lib/thingpark/downlink';
+} from '../../lib/thingpark/mapping/token';
+import { lrcDownlinkQuery, parseDownlink } from '../../lib/thingpark/mapping/downlink';
 import { readVectors } from '../../testkit/paths';
 
 interface TokenVectors {

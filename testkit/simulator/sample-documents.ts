@@ -1,5 +1,5 @@
-import type { DocumentBody } from '../../lib/thingpark/document-types';
-import { thingparkTime } from '../../lib/thingpark/downlink';
+import type { DocumentBody } from '../../lib/thingpark/mapping/document-types';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
 
 /** A realistic LoRaWAN uplink body, shaped like the IoT Flow documentation's example. */
 export function sampleUplink(devEUI: string, fCntUp: number, now = new Date()): DocumentBody {

@@ -1,6 +1,6 @@
-import type { DocumentBody, DocumentType } from '../../lib/thingpark/document-types';
-import { thingparkTime } from '../../lib/thingpark/downlink';
-import { tunnelQueryFor } from '../../lib/thingpark/token';
+import type { DocumentBody, DocumentType } from '../../lib/thingpark/mapping/document-types';
+import { thingparkTime } from '../../lib/thingpark/mapping/downlink';
+import { tunnelQueryFor } from '../../lib/thingpark/mapping/token';
 
 export interface TunnelTarget {
   /** The `uplink in` URL, e.g. http://127.0.0.1:1880/thingpark/uplink */

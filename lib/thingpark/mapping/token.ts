@@ -3,7 +3,8 @@ import type { DocumentBody, DocumentType } from './document-types';
 
 /**
  * ThingPark tunnel tokens (reference/thingpark.md, "Basic HTTPS connection" and "Downlink"):
- * Token = hex(SHA-256(bodyElements + queryBeforeToken + asKey)), the AS key used exactly as configured.
+ * Token = hex(SHA-256(bodyElements + queryBeforeToken + asKey)); the AS key is hex text whose case
+ * differs between platforms (see asKeyForms).
  */
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
@@ -34,18 +35,43 @@ export function uplinkBodyElements(type: DocumentType, body: DocumentBody): stri
 export interface SplitQuery {
   /** The query string before `&Token`, URL-decoded: what ThingPark hashed. */
   signed: string;
+  /**
+   * The forms ThingPark may have hashed, first the whole query before `&Token`; when the AS URL brings
+   * a query of its own (`https://host/path?site=3`), also only the `Lrn*`, `AS_ID` and `Time`
+   * parameters ThingPark added, in the order received.
+   */
+  signedForms: string[];
   token?: string;
+  /** Time read from the raw query: an unencoded `+` in its offset stays a `+`. */
+  time?: string;
   params: URLSearchParams;
 }
+
+const TUNNEL_PARAM = /^(?:Lrn[A-Za-z]*|AS_ID|Time)=/;
 
 /** Splits a raw (still URL-encoded) query string at its Token, which ThingPark always puts last. */
 export function splitTunnelQuery(rawQuery: string): SplitQuery {
   const query = rawQuery.startsWith('?') ? rawQuery.slice(1) : rawQuery;
   const params = new URLSearchParams(query);
   const at = query.search(/(^|&)Token=/);
-  if (at < 0) return { signed: safeDecode(query), params };
-  const token = params.get('Token') ?? undefined;
-  return { signed: safeDecode(query.slice(0, at)), token, params };
+  const before = at < 0 ? query : query.slice(0, at);
+  const parts = before.split('&');
+  const time = rawParam(parts, 'Time');
+  const signed = safeDecode(before);
+  const signedForms = [signed];
+  const tunnelParts = parts.filter((part) => TUNNEL_PARAM.test(part));
+  if (tunnelParts.length > 0 && tunnelParts.length < parts.length) {
+    signedForms.push(tunnelParts.map(safeDecode).join('&'));
+  }
+  const token = at < 0 ? undefined : (params.get('Token') ?? undefined);
+  return { signed, signedForms, token, time, params };
+}
+
+/** A parameter's value percent-decoded only: `+` is not read as a space (ThingPark's Time may hold one). */
+function rawParam(parts: string[], name: string): string | undefined {
+  const prefix = `${name}=`;
+  const part = parts.find((p) => p.startsWith(prefix));
+  return part === undefined ? undefined : safeDecode(part.slice(prefix.length));
 }
 
 function safeDecode(text: string): string {
@@ -58,6 +84,15 @@ function safeDecode(text: string): string {
 
 export function uplinkToken(bodyElements: string, signedQuery: string, asKey: string): string {
   return sha256Hex(bodyElements + signedQuery + asKey);
+}
+
+/**
+ * The AS key as typed, then lower-cased: ThingPark shows and returns keys in upper case while
+ * Actility's guide hashes the lower-case hex text, and older platforms hash the key as stored.
+ */
+export function asKeyForms(asKey: string): string[] {
+  const lower = asKey.toLowerCase();
+  return lower === asKey ? [asKey] : [asKey, lower];
 }
 
 export interface TunnelCheckOptions {
@@ -80,14 +115,15 @@ export function checkTunnelRequest(
   rawBody: DocumentBody,
   options: TunnelCheckOptions,
 ): TunnelCheck {
-  const { signed, token, params } = splitTunnelQuery(rawQuery);
+  const { signedForms, token, time } = splitTunnelQuery(rawQuery);
   if (!token) return { ok: false, status: 401, reason: 'missing Token' };
-  const time = params.get('Time') ?? undefined;
   if (!time) return { ok: false, status: 401, reason: 'missing Time' };
   const elements = uplinkBodyElements(type, rawBody);
   let verified = false;
   if (elements !== undefined) {
-    if (!hexEqual(token, uplinkToken(elements, signed, options.asKey))) {
+    const matches = (key: string) =>
+      signedForms.some((signed) => hexEqual(token, uplinkToken(elements, signed, key)));
+    if (!asKeyForms(options.asKey).some(matches)) {
       return { ok: false, status: 401, reason: 'invalid Token' };
     }
     verified = true;

@@ -24,6 +24,14 @@ const NUMERIC_FIELDS = new Set([
   'Occurrence', 'Acked', 'State', 'ID', 'Confirmed', 'FlushDownlinkQueue',
 ]); // prettier-ignore
 
+/**
+ * Fields ThingPark sends as a JSON text (always in XML, sometimes in JSON): typed JSON has them as
+ * objects, so `{CustomerData.name}` placeholders and platform mappings can read them.
+ */
+const JSON_TEXT_FIELDS = new Set(['CustomerData', 'DriverCfg', 'BaseStationData']);
+const MAX_JSON_TEXT = 64 * 1024;
+const MAX_JSON_DEPTH = 32;
+
 /** Sub-objects whose numeric fields are converted too; decoder output (`payload`, `points`) is left alone. */
 const NESTED_RADIO = new Set(['Lrrs', 'Lrr']);
 
@@ -152,6 +160,7 @@ const hasOwn = (obj: object, key: string): boolean => Object.prototype.hasOwnPro
 
 function typedValue(key: string, value: unknown): unknown {
   if (typeof value === 'string') {
+    if (JSON_TEXT_FIELDS.has(key)) return jsonTextValue(value);
     // `+ 0` turns "-0" into 0: JSON has no negative zero, and the document must survive a round trip.
     return NUMERIC_FIELDS.has(key) && value.length <= MAX_NUMBER_TEXT && NUMBER_RE.test(value.trim())
       ? Number(value.trim()) + 0
@@ -172,6 +181,27 @@ function typedValue(key: string, value: unknown): unknown {
     return key === 'Lrrs' && isPlainObject(value.Lrr) ? { Lrr: [typeFields(value.Lrr)] } : typeFields(value);
   }
   return value;
+}
+
+/** The object a JSON text holds; any other text (not JSON, a bare number, too deep) stays as it is. */
+function jsonTextValue(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed.length > MAX_JSON_TEXT || !(trimmed.startsWith('{') || trimmed.startsWith('['))) return text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(trimmed);
+  } catch {
+    return text;
+  }
+  return depthWithin(parsed, MAX_JSON_DEPTH) ? parsed : text;
+}
+
+/** Whether an object or array nests at most `depth` levels (stops early: safe on hostile or circular values). */
+export function depthWithin(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return true;
+  if (depth === 0) return false;
+  for (const child of Object.values(value)) if (!depthWithin(child, depth - 1)) return false;
+  return true;
 }
 
 /** A copy of the body's own fields, to change without touching the original. */

@@ -7,7 +7,7 @@ import {
   reachable,
   withDeadline,
   type CheckResult,
-} from '../connection/connection-check';
+} from '../../connection/connection-check';
 
 /**
  * Whether the LRC downlink URL answers: DNS, TCP, TLS (verified with `tls`) and an HTTP answer of any
