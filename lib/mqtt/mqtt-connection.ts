@@ -104,6 +104,16 @@ export class MqttConnection extends EventEmitter {
       this.backoff.reset();
       this.lastError = undefined;
       const filters = [...this.handlers.keys()];
+      if (this.options.persistentSession) {
+        // The session keeps what earlier connections of this client id subscribed (a redeploy does
+        // not unsubscribe): drop what is no longer wanted, or it would deliver twice (a topic or a
+        // shared group changed).
+        const stale = [...(sessionFilters.get(this.options.clientId) ?? [])].filter(
+          (f) => !this.handlers.has(f),
+        );
+        if (stale.length > 0) client.unsubscribe(stale);
+        sessionFilters.set(this.options.clientId, new Set(filters));
+      }
       if (filters.length === 0) return this.setState('connected');
       client.subscribe(filters, { qos: 1 }, (err, granted) => {
         const refused = granted?.find((g) => g.qos === 128);
@@ -216,6 +226,10 @@ export class MqttConnection extends EventEmitter {
     if (!set) {
       set = new Set();
       this.handlers.set(filter, set);
+      if (this.options.persistentSession) {
+        const known = sessionFilters.get(this.options.clientId) ?? new Set<string>();
+        sessionFilters.set(this.options.clientId, known.add(filter));
+      }
       if (this.state === 'connected') {
         this.client?.subscribe(filter, { qos: 1 }, (err, granted) => {
           if (err || granted?.[0]?.qos === 128) {
@@ -256,8 +270,18 @@ export class MqttConnection extends EventEmitter {
     });
   }
 
-  /** Disconnects and settles within `timeoutMs` even if the broker does not answer. */
-  async stop(timeoutMs = 2000): Promise<void> {
+  /**
+   * Disconnects and settles within `timeoutMs` even if the broker does not answer. `endSession`:
+   * the connection is gone for good (removed from the flows): the broker forgets its persistent
+   * session, instead of keeping what is published for a client that will not come back.
+   */
+  async stop(timeoutMs = 2000, options: { endSession?: boolean } = {}): Promise<void> {
+    if (options.endSession && this.options.persistentSession) {
+      sessionFilters.delete(this.options.clientId);
+      await this.stop(timeoutMs);
+      await this.endSession(timeoutMs);
+      return;
+    }
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -280,7 +304,38 @@ export class MqttConnection extends EventEmitter {
     }
     this.setState('disconnected');
   }
+
+  /** A clean-session connect with our client id: the broker drops the persistent session. */
+  private async endSession(timeoutMs: number): Promise<void> {
+    const { url, clientId, username, password, tls } = this.options;
+    const client = mqtt.connect(url, {
+      clientId,
+      username,
+      password,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: timeoutMs,
+      log: noLog,
+      ...(tls as mqtt.IClientOptions),
+    });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => client.end(true, {}, () => resolve()), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        client.end(true, {}, () => resolve());
+      };
+      client.once('connect', () => {
+        clearTimeout(timer);
+        client.end(false, {}, () => resolve());
+      });
+      client.once('error', done);
+      client.once('close', done);
+    });
+  }
 }
+
+/** What each persistent session (by client id) was subscribed to by this process. */
+const sessionFilters = new Map<string, Set<string>>();
 
 /** MQTT topic filter matching, with `+`, `#` and `$share/<group>/` prefixes. Allocates nothing (runs per message). */
 export function topicMatches(filter: string, topic: string): boolean {

@@ -175,8 +175,9 @@ module.exports = function (RED: NodeAPI) {
     node.subscribeUplinks = (handler) => connection?.subscribe(uplinkFilter, handler);
     node.unsubscribeUplinks = (handler) => connection?.unsubscribe(uplinkFilter, handler);
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      const stopping = connection ? connection.stop() : Promise.resolve();
+    node.on('close', (removed: boolean, done: () => void) => {
+      // Removed from the flows: the IoT Flow broker stops keeping a session nobody will come back to.
+      const stopping = connection ? connection.stop(2000, { endSession: removed }) : Promise.resolve();
       stopping.then(
         () => done(),
         () => done(),

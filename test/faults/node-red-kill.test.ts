@@ -42,7 +42,10 @@ describe('faults: Node-RED killed with SIGKILL mid-stream (platform up) and rest
 
     assert.ok(await stage.answers(), 'Node-RED answers again');
     assert.ok(ledger.failedPosts > 0, 'uplinks were refused while it was down (the kills happened)');
-    assert.ok(ledger.acceptedCount > TOTAL / 2, `most uplinks were accepted (${ledger.acceptedCount})`);
+    assert.ok(
+      ledger.acceptedCount > TOTAL / 5,
+      `uplinks were accepted between the kills (${ledger.acceptedCount})`,
+    );
     assert.equal(ledger.refusedCount, 0, 'no uplink was refused with an error');
     assert.deepEqual(ledger.lost(), [], 'every uplink answered 200 was delivered');
     // Stored but not answered (the kill came between): ThingPark saw a failure and would send it to
