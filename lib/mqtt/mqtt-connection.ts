@@ -2,6 +2,7 @@ import { EventEmitter } from 'events';
 import * as mqtt from 'mqtt';
 import type { SecureContextOptions } from 'tls';
 import { Backoff, type BackoffOptions } from '../connection/backoff';
+import { HeldAcks, type Release } from './held-acks';
 
 import type { ConnectionState } from '../connection/platform-client';
 
@@ -27,9 +28,20 @@ export interface MqttConnectionOptions {
    * receives (it delays its own publishes by up to a turn too).
    */
   batchAcks?: boolean;
+  /**
+   * A session the broker keeps across disconnects (clean session off, stable client id), so that it
+   * sends again, after a restart, every QoS 1 message we had not acknowledged.
+   */
+  persistentSession?: boolean;
+  /**
+   * Let handlers hold a message's PUBACK until what it carried is safe (`hold` in the handler);
+   * PUBACKs leave in arrival order; a message released as not safe restarts the connection.
+   */
+  holdAcks?: boolean;
 }
 
-type MessageHandler = (topic: string, payload: Buffer) => void;
+/** `hold`, with `holdAcks`, delays this message's PUBACK until the returned release is called. */
+export type MessageHandler = (topic: string, payload: Buffer, hold?: () => Release) => void;
 
 const MQTTJS_DEBUG = /mqttjs/.test(process.env.DEBUG ?? '');
 function noLog(): void {}
@@ -76,7 +88,7 @@ export class MqttConnection extends EventEmitter {
       keepalive: keepalive ?? 30,
       connectTimeout: connectTimeoutMs ?? 30000,
       reconnectPeriod: 0,
-      clean: true,
+      clean: !this.options.persistentSession,
       protocolVersion: 4,
       resubscribe: false,
       queueQoSZero: false,
@@ -92,6 +104,16 @@ export class MqttConnection extends EventEmitter {
       this.backoff.reset();
       this.lastError = undefined;
       const filters = [...this.handlers.keys()];
+      if (this.options.persistentSession) {
+        // The session keeps what earlier connections of this client id subscribed (a redeploy does
+        // not unsubscribe): drop what is no longer wanted, or it would deliver twice (a topic or a
+        // shared group changed).
+        const stale = [...(sessionFilters.get(this.options.clientId) ?? [])].filter(
+          (f) => !this.handlers.has(f),
+        );
+        if (stale.length > 0) client.unsubscribe(stale);
+        sessionFilters.set(this.options.clientId, new Set(filters));
+      }
       if (filters.length === 0) return this.setState('connected');
       client.subscribe(filters, { qos: 1 }, (err, granted) => {
         const refused = granted?.find((g) => g.qos === 128);
@@ -102,8 +124,14 @@ export class MqttConnection extends EventEmitter {
         this.setState('connected');
       });
     });
-    client.on('message', (topic, payload) => {
-      if (this.client === client) this.dispatch(topic, payload);
+    const held = this.options.holdAcks ? this.holdAcksOf(client) : undefined;
+    client.on('message', (topic, payload, packet) => {
+      if (this.client !== client) return;
+      const hold =
+        held && packet.qos === 1 && packet.messageId !== undefined
+          ? held.arrived(packet.messageId)
+          : undefined;
+      this.dispatch(topic, payload, hold);
     });
     // mqtt.js answers each QoS 1 message in a tick of its own, one socket write (a system call) per
     // PUBACK: holding the socket corked until the event loop's next turn sends them all in one.
@@ -125,6 +153,7 @@ export class MqttConnection extends EventEmitter {
       this.emit('error', err);
     });
     client.on('close', () => {
+      held?.discard();
       if (this.client !== client) return;
       this.setState('disconnected');
       this.scheduleReconnect();
@@ -151,11 +180,45 @@ export class MqttConnection extends EventEmitter {
     this.emit('state', state, this.lastError);
   }
 
-  private dispatch(topic: string, payload: Buffer): void {
+  private dispatch(topic: string, payload: Buffer, hold?: () => Release): void {
     for (const [filter, handlers] of this.handlers) {
       if (!topicMatches(filter, topic)) continue;
-      for (const handler of handlers) handler(topic, payload);
+      for (const handler of handlers) handler(topic, payload, hold);
     }
+  }
+
+  /**
+   * Holds PUBACKs by catching mqtt.js's own: it sends one as soon as the message is emitted, and
+   * reads the next packet only after that send, so it is told "sent" at once and the PUBACK is
+   * written when released.
+   */
+  private holdAcksOf(client: mqtt.MqttClient): HeldAcks {
+    const held = new HeldAcks(() => {
+      // Not safe (a full disk, a refusal): never acknowledged; reconnect so the broker sends it again.
+      if (this.client !== client) return;
+      held.discard();
+      this.lastError = new Error('an uplink could not be stored: reconnecting so the broker sends it again');
+      this.emit('error', this.lastError);
+      client.end(true);
+    });
+    type SendPacket = (
+      packet: { cmd: string; messageId?: number },
+      cb?: () => void,
+      ...rest: unknown[]
+    ) => void;
+    const internal = client as unknown as { _sendPacket: SendPacket };
+    const send = internal._sendPacket.bind(client);
+    internal._sendPacket = (packet, cb, ...rest) => {
+      if (packet.cmd === 'puback' && packet.messageId !== undefined) {
+        const id = packet.messageId;
+        if (held.intercept(id, () => this.client === client && send(packet, undefined, ...rest))) {
+          cb?.();
+          return;
+        }
+      }
+      send(packet, cb, ...rest);
+    };
+    return held;
   }
 
   subscribe(filter: string, handler: MessageHandler): void {
@@ -163,6 +226,10 @@ export class MqttConnection extends EventEmitter {
     if (!set) {
       set = new Set();
       this.handlers.set(filter, set);
+      if (this.options.persistentSession) {
+        const known = sessionFilters.get(this.options.clientId) ?? new Set<string>();
+        sessionFilters.set(this.options.clientId, known.add(filter));
+      }
       if (this.state === 'connected') {
         this.client?.subscribe(filter, { qos: 1 }, (err, granted) => {
           if (err || granted?.[0]?.qos === 128) {
@@ -180,7 +247,9 @@ export class MqttConnection extends EventEmitter {
     set.delete(handler);
     if (set.size === 0) {
       this.handlers.delete(filter);
-      if (this.state === 'connected') this.client?.unsubscribe(filter);
+      // A persistent session keeps its subscriptions while a redeploy or a stop closes the flow, so
+      // that the broker keeps what is published meanwhile: no UNSUBSCRIBE then.
+      if (this.state === 'connected' && !this.options.persistentSession) this.client?.unsubscribe(filter);
     }
   }
 
@@ -201,8 +270,18 @@ export class MqttConnection extends EventEmitter {
     });
   }
 
-  /** Disconnects and settles within `timeoutMs` even if the broker does not answer. */
-  async stop(timeoutMs = 2000): Promise<void> {
+  /**
+   * Disconnects and settles within `timeoutMs` even if the broker does not answer. `endSession`:
+   * the connection is gone for good (removed from the flows): the broker forgets its persistent
+   * session, instead of keeping what is published for a client that will not come back.
+   */
+  async stop(timeoutMs = 2000, options: { endSession?: boolean } = {}): Promise<void> {
+    if (options.endSession && this.options.persistentSession) {
+      sessionFilters.delete(this.options.clientId);
+      await this.stop(timeoutMs);
+      await this.endSession(timeoutMs);
+      return;
+    }
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -225,7 +304,38 @@ export class MqttConnection extends EventEmitter {
     }
     this.setState('disconnected');
   }
+
+  /** A clean-session connect with our client id: the broker drops the persistent session. */
+  private async endSession(timeoutMs: number): Promise<void> {
+    const { url, clientId, username, password, tls } = this.options;
+    const client = mqtt.connect(url, {
+      clientId,
+      username,
+      password,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: timeoutMs,
+      log: noLog,
+      ...(tls as mqtt.IClientOptions),
+    });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => client.end(true, {}, () => resolve()), timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        client.end(true, {}, () => resolve());
+      };
+      client.once('connect', () => {
+        clearTimeout(timer);
+        client.end(false, {}, () => resolve());
+      });
+      client.once('error', done);
+      client.once('close', done);
+    });
+  }
 }
+
+/** What each persistent session (by client id) was subscribed to by this process. */
+const sessionFilters = new Map<string, Set<string>>();
 
 /** MQTT topic filter matching, with `+`, `#` and `$share/<group>/` prefixes. Allocates nothing (runs per message). */
 export function topicMatches(filter: string, topic: string): boolean {

@@ -32,6 +32,10 @@ export interface NetworkDef extends NodeDef {
   sharedGroup: string;
   clientId: string;
   tls: string;
+  /** `stored` (default): ThingPark is answered (HTTP 200, PUBACK) once the document is stored; `immediate`: at once. */
+  ackMode?: 'stored' | 'immediate';
+  /** Seconds the flow has to store a document before ThingPark gets a 503 (default 3). */
+  ackTimeout?: number | string;
 }
 
 interface NetworkCredentials {
@@ -50,6 +54,9 @@ export interface NetworkNode extends Node {
   asKey: string;
   maxTimeDeviation: number;
   acceptUnverified: boolean;
+  /** ThingPark is told a document was received only once every out node it reached stored it. */
+  answerWhenStored: boolean;
+  ackTimeoutMs: number;
   uplinkTopic: string;
   downlinkTopic: string;
   lrc: LrcClient;
@@ -99,6 +106,9 @@ module.exports = function (RED: NodeAPI) {
     const deviation = Number(config.maxTimeDeviation);
     node.maxTimeDeviation = Number.isFinite(deviation) && deviation >= 0 ? deviation : 120;
     node.acceptUnverified = config.acceptUnverified !== false;
+    node.answerWhenStored = config.ackMode !== 'immediate';
+    const ackTimeout = Number(config.ackTimeout);
+    node.ackTimeoutMs = (Number.isFinite(ackTimeout) && ackTimeout > 0 ? Math.min(ackTimeout, 60) : 3) * 1000;
     node.uplinkTopic = env(config.uplinkTopic) || DEFAULT_UPLINK_TOPIC;
     node.downlinkTopic = env(config.downlinkTopic) || DEFAULT_DOWNLINK_TOPIC;
     node.lrc = new LrcClient({
@@ -126,6 +136,10 @@ module.exports = function (RED: NodeAPI) {
         password: env(creds.password) || undefined,
         tls: tlsOptionsFrom(RED, config.tls),
         batchAcks: true,
+        // The IoT Flow broker keeps what it publishes while we are away and sends again what we did
+        // not acknowledge: nothing is lost across a restart, a crash or a redeploy.
+        persistentSession: true,
+        holdAcks: node.answerWhenStored,
       });
       node.mqtt = connection;
       connection.on('state', (state: ConnectionState) => {
@@ -161,8 +175,9 @@ module.exports = function (RED: NodeAPI) {
     node.subscribeUplinks = (handler) => connection?.subscribe(uplinkFilter, handler);
     node.unsubscribeUplinks = (handler) => connection?.unsubscribe(uplinkFilter, handler);
 
-    node.on('close', (_removed: boolean, done: () => void) => {
-      const stopping = connection ? connection.stop() : Promise.resolve();
+    node.on('close', (removed: boolean, done: () => void) => {
+      // Removed from the flows: the IoT Flow broker stops keeping a session nobody will come back to.
+      const stopping = connection ? connection.stop(2000, { endSession: removed }) : Promise.resolve();
       stopping.then(
         () => done(),
         () => done(),

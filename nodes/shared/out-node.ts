@@ -7,6 +7,7 @@ import {
 } from '../../lib/thingpark';
 import { QueueFullError } from '../../lib/delivery';
 import type { PlatformConnection } from './platform-connection';
+import { NOT_STORED } from './handover-hooks';
 import { errorMessage, type DoneFn, type Node, type NodeAPI, type NodeDef, type SendFn } from './red';
 
 /** A platform config node: it owns a PlatformConnection. */
@@ -74,10 +75,17 @@ export function registerOutNode<T>(RED: NodeAPI, spec: OutNodeSpec<T>): void {
       const key = doc.info.devEUI ?? msg.topic?.toString() ?? doc.info.type;
       connection.enqueueJson(key, json).then(
         () => done(),
-        (err: unknown) =>
-          done(
-            err instanceof QueueFullError ? new Error(RED._('thingpark-common.buffer.full')) : (err as Error),
-          ),
+        (err: unknown) => {
+          const refusal =
+            err instanceof QueueFullError
+              ? new Error(RED._('thingpark-common.buffer.full'))
+              : err instanceof Error
+                ? err
+                : new Error(String(err));
+          // Not stored: `uplink in` must not tell ThingPark it was received (see handover-hooks).
+          Object.assign(refusal, { [NOT_STORED]: true });
+          done(refusal);
+        },
       );
     });
 

@@ -7,7 +7,10 @@ import {
   devEUIReader,
   type NormalisedDocument,
 } from '../../lib/thingpark';
+import type { Release } from '../../lib/mqtt/held-acks';
 import type { NetworkNode } from '../network/network';
+import type { Outcome } from '../../lib/acknowledgement';
+import { ensureHandoverHooks, pendingDocuments } from '../shared/handover-hooks';
 import { chosenTypes } from '../shared/out-node';
 import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';
 import { bypassAdminBodyParsers, joinRoot } from './admin-body-bypass';
@@ -22,6 +25,8 @@ interface UplinkInDef extends NodeDef {
 
 export const DEFAULT_PATH = '/thingpark/uplink';
 export const MAX_BODY_BYTES = 256 * 1024;
+
+const SAFE: Promise<Outcome> = Promise.resolve({ ok: true });
 
 type Handler = (req: Request, res: Response, next: NextFunction) => void;
 
@@ -59,14 +64,35 @@ module.exports = function (RED: NodeAPI) {
       if (!statusTimer) statusTimer = setTimeout(showStatus, 250);
     };
 
-    const emit = (doc: NormalisedDocument, verified: boolean) => {
+    // Without messaging hooks (Node-RED before 2.0) nothing can tell when the flow is done: answer at once.
+    const answerWhenStored = network.answerWhenStored && ensureHandoverHooks(RED);
+
+    /**
+     * Hands a document to the flow. With `answerWhenStored`, settles once the flow has finished with
+     * every copy (each out node it reached stored it), or with the reason it is not safe.
+     */
+    const emit = (doc: NormalisedDocument, verified: boolean): Promise<Outcome> => {
       counters.received++;
       scheduleStatus();
       if (doc.info.devEUI) network.rememberConnectivity(doc.info.devEUI, doc.info.connectivity);
-      if (!selected.has(doc.info.type)) return;
+      if (!selected.has(doc.info.type)) return SAFE;
       const id = doc.body.LrrID ?? doc.body.LrrId ?? doc.body.McAddr;
       const topic = doc.info.devEUI ?? (typeof id === 'string' || typeof id === 'number' ? String(id) : '');
-      node.send({ payload: doc.document, topic, thingpark: { ...doc.info, verified } } as never);
+      const msg = { payload: doc.document, topic, thingpark: { ...doc.info, verified } } as Record<
+        string,
+        unknown
+      >;
+      if (!answerWhenStored) {
+        node.send(msg as never);
+        return SAFE;
+      }
+      const msgid = RED.util.generateId();
+      msg._msgid = msgid;
+      const outcome = pendingDocuments.open(msgid, network.ackTimeoutMs);
+      if (!outcome) return Promise.resolve({ ok: false, reason: 'too many documents waiting to be stored' });
+      node.send(msg as never);
+      pendingDocuments.sent(msgid);
+      return outcome;
     };
 
     const refuse = () => {
@@ -76,15 +102,28 @@ module.exports = function (RED: NodeAPI) {
 
     node.on('close', () => clearTimeout(statusTimer));
     if (network.mode === 'http') {
-      startHttp(node, network, config, emit, refuse, showStatus);
+      startHttp(node, network, config, emit, refuse, showStatus, answerWhenStored);
     } else {
       const devEUIOf = devEUIReader(network.uplinkTopic);
-      const onMessage = (topic: string, payload: Buffer) => {
+      const onMessage = (topic: string, payload: Buffer, hold?: () => Release) => {
         const text = payload.toString('utf8');
+        // The PUBACK waits until the document is safe; the broker sends it again after a crash.
+        const release = answerWhenStored ? hold?.() : undefined;
         try {
           const hint = devEUIOf(topic);
-          emit(normaliseDocument(parseDocumentText(text), { devEUIHint: hint }), false);
+          const outcome = emit(normaliseDocument(parseDocumentText(text), { devEUIHint: hint }), false);
+          if (release) {
+            outcome.then((o) => {
+              if (!o.ok) {
+                refuse();
+                node.warn(RED._('thingpark-uplink-in.errors.not-stored', { reason: o.reason }));
+              }
+              release(o.ok);
+            });
+          }
         } catch (err) {
+          // A message that can never be read is acknowledged: sending it again would not help.
+          release?.(true);
           refuse();
           node.error(RED._('thingpark-uplink-in.errors.malformed', { error: errorMessage(err) }), {
             topic,
@@ -108,9 +147,10 @@ module.exports = function (RED: NodeAPI) {
     node: Node,
     network: NetworkNode,
     config: UplinkInDef,
-    emit: (doc: NormalisedDocument, verified: boolean) => void,
+    emit: (doc: NormalisedDocument, verified: boolean) => Promise<Outcome>,
     refuse: () => void,
     showStatus: () => void,
+    answerWhenStored: boolean,
   ) {
     const settings = RED.settings as unknown as Record<string, unknown>;
     if (settings.httpNodeRoot === false) {
@@ -143,9 +183,17 @@ module.exports = function (RED: NodeAPI) {
           if (!verdict.ok) return fail(verdict.status, verdict.reason);
           const { doc, verified, token } = verdict;
           if (token && !guard.accept(token.toLowerCase())) return fail(403, 'replayed request');
-          // ThingPark does not retry and waits for us: answer first, then run the flow.
-          res.status(200).type('text/plain').send('OK');
-          emit(doc, verified);
+          if (!answerWhenStored) {
+            // Answer first, then run the flow: the lowest latency, but a crash can lose what was answered.
+            res.status(200).type('text/plain').send('OK');
+            emit(doc, verified);
+            return;
+          }
+          // Answer once stored; otherwise 503, so that ThingPark tries its next destination.
+          emit(doc, verified).then((o) => {
+            if (o.ok) res.status(200).type('text/plain').send('OK');
+            else fail(503, o.reason);
+          });
         },
         (err) => {
           if (err instanceof BodyTooLargeError) fail(413, err.message);

@@ -92,6 +92,14 @@ export class Ledger {
     return out;
   }
 
+  /** Uplinks answered 200 that never reached the platform, whatever else was said of them. */
+  acceptedNotDelivered(): string[] {
+    const out: string[] = [];
+    for (const [dev, fCnts] of this.accepted)
+      for (const f of fCnts) if (!this.delivered.get(dev)?.has(f)) out.push(`${dev}:${f}`);
+    return out;
+  }
+
   /** Uplinks both reported refused and delivered: a refusal must mean it was not queued. */
   refusedYetDelivered(): number {
     let n = 0;

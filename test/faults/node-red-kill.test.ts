@@ -1,6 +1,5 @@
 import { strict as assert } from 'assert';
 import { hasMosquitto } from '../../testkit/broker';
-import { assertOrderAndDuplicates } from './checks';
 import { faultSeed, faultTimes, noteRefusals, seededRandom } from './rig';
 import { FaultStage } from './stage';
 import { devEUIs, sleep } from './traffic';
@@ -8,13 +7,7 @@ import { devEUIs, sleep } from './traffic';
 const DEVICES = devEUIs(150, '70B3D5EC');
 const TOTAL = 3000;
 const RATE = 150;
-const KILLS = 2;
-/**
- * `uplink in` answers ThingPark before the flow runs (ThingPark waits for the answer and does not
- * retry), and `wmw out` stores the document a few milliseconds later: a process killed in between
- * loses what it had just answered. This bounds that gap.
- */
-const ANSWERED_NOT_STORED_MS = 250;
+const KILLS = 3;
 
 describe('faults: Node-RED killed with SIGKILL mid-stream (platform up) and restarted', function () {
   this.timeout(120000);
@@ -28,15 +21,13 @@ describe('faults: Node-RED killed with SIGKILL mid-stream (platform up) and rest
     await stage?.dispose();
   });
 
-  it(`delivers every uplink it stored, in order, after ${KILLS} kills; loses only what it answered in the last ${ANSWERED_NOT_STORED_MS} ms before a kill`, async () => {
+  it(`loses nothing it answered 200 for after ${KILLS} kills: uplink in answers only once the document is stored`, async () => {
     const random = seededRandom(faultSeed('Node-RED kills'));
     const { ledger, red } = stage;
     const sending = stage.load({ devices: DEVICES, rate: RATE, total: TOTAL }).run();
     const started = Date.now();
-    const kills: number[] = [];
-    for (const at of faultTimes(random, KILLS, 1500, 11000, 5000)) {
+    for (const at of faultTimes(random, KILLS, 1500, 13000, 4000)) {
       await sleep(Math.max(0, at - (Date.now() - started)));
-      kills.push(Date.now());
       await red.kill('SIGKILL');
       await red.start();
       console.log(
@@ -44,24 +35,24 @@ describe('faults: Node-RED killed with SIGKILL mid-stream (platform up) and rest
       );
     }
     await sending;
-    const inGap = (u: string) => {
-      const at = ledger.acceptedAt(u)!;
-      return kills.some((k) => at >= k - ANSWERED_NOT_STORED_MS && at <= k + ANSWERED_NOT_STORED_MS);
-    };
-    const end = Date.now() + 20000;
-    while (Date.now() < end && !ledger.lost().every(inGap)) await sleep(200);
+    await ledger.settled(20000);
     await sleep(1000);
     noteRefusals(red, ledger);
-    const lost = ledger.lost();
-    const outsideGap = lost.filter((u) => !inGap(u));
     console.log(`      ${JSON.stringify(ledger.summary())}`);
-    if (lost.length) console.log(`      answered just before a kill, never stored: ${lost.join(', ')}`);
 
     assert.ok(await stage.answers(), 'Node-RED answers again');
     assert.ok(ledger.failedPosts > 0, 'uplinks were refused while it was down (the kills happened)');
-    assert.ok(ledger.acceptedCount > TOTAL / 2, `most uplinks were accepted (${ledger.acceptedCount})`);
+    assert.ok(
+      ledger.acceptedCount > TOTAL / 5,
+      `uplinks were accepted between the kills (${ledger.acceptedCount})`,
+    );
     assert.equal(ledger.refusedCount, 0, 'no uplink was refused with an error');
-    assert.deepEqual(outsideGap, [], 'lost uplinks other than those answered just before a kill');
-    assertOrderAndDuplicates(ledger, KILLS, 'Node-RED kills');
+    assert.deepEqual(ledger.lost(), [], 'every uplink answered 200 was delivered');
+    // Stored but not answered (the kill came between): ThingPark saw a failure and would send it to
+    // its next destination; delivered all the same. Never more than what was in flight.
+    const storedNotAnswered = ledger.unexpected();
+    console.log(`      stored before a kill but not answered: ${storedNotAnswered}`);
+    assert.ok(storedNotAnswered <= KILLS * 64, `${storedNotAnswered} stored but unanswered`);
+    assert.equal(ledger.outOfOrder, 0, 'in order per device');
   });
 });

@@ -86,6 +86,10 @@ export interface FlowOptions {
   platform: 'wmw' | 'cumulocity';
   username?: string;
   password?: string;
+  /** Settings of the ThingPark connection over the signed HTTP default (e.g. IoT Flow MQTT mode). */
+  network?: Record<string, unknown>;
+  /** The platform connection's MQTT client id (two instances must not share one). */
+  platformClientId?: string;
 }
 
 /**
@@ -105,7 +109,7 @@ export function faultFlow(options: FlowOptions): {
           region: 'custom',
           hostName: `127.0.0.1:${platformPort}`,
           enterpriseId: ENTERPRISE,
-          clientId: 'faults-gw',
+          clientId: options.platformClientId ?? 'faults-gw',
           insecure: true,
           bufferMax: 100000,
           bufferPolicy: 'drop-oldest',
@@ -123,7 +127,14 @@ export function faultFlow(options: FlowOptions): {
         };
   const flows = placed([
     { id: 'tab', type: 'tab', label: 'faults' },
-    { id: 'net', type: 'thingpark-network', mode: 'http', asId: AS_ID, maxTimeDeviation: 120 },
+    {
+      id: 'net',
+      type: 'thingpark-network',
+      mode: 'http',
+      asId: AS_ID,
+      maxTimeDeviation: 120,
+      ...options.network,
+    },
     config,
     { id: 'up', z: 'tab', type: 'thingpark-uplink-in', network: 'net', path: UPLINK_PATH, wires: [['out']] },
     {

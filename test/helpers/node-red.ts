@@ -21,9 +21,22 @@ export function coreNode(file: string): NodeModule {
 
 export type NodeModule = (RED: unknown) => void;
 
-const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
+/**
+ * The messaging hooks of the Node-RED under test. A real runtime gives nodes `RED.hooks`; the
+ * helper's stand-in API does not, so it is added here from the runtime's own @node-red/util.
+ */
+const runtimeHooks = require(require.resolve('@node-red/util', { paths: [runtimeDir] })).hooks;
+export function withRuntimeHooks(mod: NodeModule): NodeModule {
+  return (RED: unknown) => {
+    const api = RED as { hooks?: unknown };
+    if (!api.hooks) api.hooks = runtimeHooks;
+    return mod(RED);
+  };
+}
+
+export const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 export const networkNode: NodeModule = require(nodeFile('network'));
-export const uplinkInNode: NodeModule = require(nodeFile('uplink-in'));
+export const uplinkInNode: NodeModule = withRuntimeHooks(require(nodeFile('uplink-in')));
 export const downlinkOutNode: NodeModule = require(nodeFile('downlink-out'));
 
 let mounted: Express | undefined;

@@ -4,13 +4,15 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Mosquitto } from '../../testkit/broker';
-import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
+import { helper, servingHttpNodes, waitFor, withRuntimeHooks } from '../helpers/node-red';
 import { repoRoot } from '../../testkit/paths';
 
 const nodeFile = (name: string) => path.join(repoRoot, 'dist', 'nodes', name, `${name}.js`);
 const modules = () =>
   servingHttpNodes(
-    ['network', 'uplink-in', 'downlink-in', 'wmw', 'wmw-out'].map((n) => require(nodeFile(n))),
+    ['network', 'uplink-in', 'downlink-in', 'wmw', 'wmw-out'].map((n) =>
+      withRuntimeHooks(require(nodeFile(n))),
+    ),
   );
 
 /** Handles that keep the process alive (sockets, servers, timers), by type. */

@@ -1,0 +1,105 @@
+/**
+ * Documents handed over by ThingPark that the flow still holds: how many copies are on their way
+ * or in a node, and whether one was refused. A document is settled when the flow has finished with
+ * every copy (safe: the out nodes it reached stored it), when a copy is refused, or at its deadline.
+ * Bounded: past `max` open documents, new ones are refused at once (and counted).
+ */
+export type Outcome = { ok: true } | { ok: false; reason: string };
+
+interface Pending {
+  copies: number;
+  sent: boolean;
+  timer: NodeJS.Timeout;
+  settle: (outcome: Outcome) => void;
+}
+
+export interface PendingStats {
+  open: number;
+  safe: number;
+  refused: number;
+  timedOut: number;
+  overflow: number;
+}
+
+export class PendingDocuments {
+  private readonly pending = new Map<string, Pending>();
+  readonly stats: PendingStats = { open: 0, safe: 0, refused: 0, timedOut: 0, overflow: 0 };
+
+  constructor(private readonly max = 10000) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  has(id: string): boolean {
+    return this.pending.has(id);
+  }
+
+  /**
+   * Starts following `id`; the promise settles once. Call `sent(id)` after handing the document to
+   * the flow. Undefined when too many are open.
+   */
+  open(id: string, timeoutMs: number): Promise<Outcome> | undefined {
+    if (this.pending.size >= this.max) {
+      this.stats.overflow++;
+      return undefined;
+    }
+    return new Promise<Outcome>((resolve) => {
+      const p: Pending = {
+        copies: 0,
+        sent: false,
+        timer: setTimeout(() => {
+          this.stats.timedOut++;
+          this.finish(id, { ok: false, reason: `not stored within ${timeoutMs / 1000} s` });
+        }, timeoutMs),
+        settle: resolve,
+      };
+      this.pending.set(id, p);
+      this.stats.open = this.pending.size;
+    });
+  }
+
+  /** The flow's first send is over: with no copy under way, the flow had nowhere to take it. */
+  sent(id: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    p.sent = true;
+    if (p.copies === 0) this.finish(id, { ok: true });
+  }
+
+  /** A copy more is on its way to a node, or in one. */
+  add(id: string): void {
+    const p = this.pending.get(id);
+    if (p) p.copies++;
+  }
+
+  /** A node has finished with a copy. */
+  release(id: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    p.copies--;
+    if (p.copies <= 0 && p.sent) this.finish(id, { ok: true });
+  }
+
+  /** A copy was refused (not stored): the document is not safe, whatever the other copies do. */
+  refuse(id: string, reason: string): void {
+    if (!this.pending.has(id)) return;
+    this.stats.refused++;
+    this.finish(id, { ok: false, reason });
+  }
+
+  /** Settles everything still open (a redeploy or a stop): nothing was confirmed safe. */
+  abandon(reason: string): void {
+    for (const id of [...this.pending.keys()]) this.finish(id, { ok: false, reason });
+  }
+
+  private finish(id: string, outcome: Outcome): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.stats.open = this.pending.size;
+    clearTimeout(p.timer);
+    if (outcome.ok) this.stats.safe++;
+    p.settle(outcome);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * PUBACKs held until what a message carried is safe, and released in the order the messages
+ * arrived, as MQTT 3.1.1 (4.6) asks of a receiver. A message that cannot be made safe is never
+ * acknowledged: the connection is then restarted, so that the broker (persistent session) sends
+ * again everything not acknowledged.
+ */
+export type Release = (ok: boolean) => void;
+
+interface Held {
+  holds: number;
+  failed: boolean;
+  /** Writes the PUBACK; set once mqtt.js has asked to send it. */
+  write?: () => void;
+}
+
+export class HeldAcks {
+  private readonly byId = new Map<number, Held>();
+  private readonly order: Held[] = [];
+  private head = 0;
+  private discarded = false;
+
+  constructor(private readonly onFailed: () => void) {}
+
+  get size(): number {
+    return this.order.length - this.head;
+  }
+
+  /** A QoS 1 message arrived: returns `hold`, which each consumer calls to delay its PUBACK. */
+  arrived(messageId: number): () => Release {
+    const held: Held = { holds: 0, failed: false };
+    this.byId.set(messageId, held);
+    this.order.push(held);
+    return () => {
+      held.holds++;
+      let settled = false;
+      return (ok: boolean) => {
+        if (settled || this.discarded) return;
+        settled = true;
+        if (!ok) {
+          held.failed = true;
+          this.onFailed();
+          return;
+        }
+        held.holds--;
+        this.flush();
+      };
+    };
+  }
+
+  /** mqtt.js sends a PUBACK: true when it is held here (it will be written by `write` later). */
+  intercept(messageId: number, write: () => void): boolean {
+    const held = this.byId.get(messageId);
+    if (!held) return false;
+    this.byId.delete(messageId);
+    held.write = write;
+    this.flush();
+    return true;
+  }
+
+  /** The connection closed: nothing held is acknowledged (the broker sends it again). */
+  discard(): void {
+    this.discarded = true;
+    this.byId.clear();
+    this.order.length = 0;
+    this.head = 0;
+  }
+
+  private flush(): void {
+    while (this.head < this.order.length) {
+      const held = this.order[this.head];
+      if (held.failed || held.holds > 0 || !held.write) break;
+      this.head++;
+      held.write();
+    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}
