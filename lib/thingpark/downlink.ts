@@ -2,21 +2,10 @@ import { randomBytes } from 'crypto';
 import { describeValue, DocumentError, type Connectivity, type DocumentBody } from './document-types';
 import { isPlainObject } from './normalise';
 import { signQuery } from './token';
+import type { DownlinkRequest } from '../connection/downlink-request';
 
-/** A validated `DevEUI_downlink` request. */
-export interface DownlinkRequest {
-  devEUI: string;
-  connectivity: Connectivity;
-  fPort?: number;
-  payloadHex?: string;
-  /** An IoT Flow driver encodes this object itself (MQTT connection only). */
-  payload?: unknown;
-  confirmed?: boolean;
-  flushDownlinkQueue?: boolean;
-  validityTime?: string;
-  fCntDn?: number;
-  correlationId: string;
-}
+// The request type lives in lib/connection, the bottom layer, so that every layer can name it.
+export type { DownlinkRequest };
 
 /** LoRaWAN's largest application payload (DR with the biggest N, regional parameters). */
 export const MAX_LORAWAN_PAYLOAD = 242;

@@ -1,5 +1,5 @@
 import { hostname } from 'os';
-import { checkWmwConnection, WmwClient, WMW_PORT, WMW_REGIONS, type WmwBody } from '../../lib/wmw/wmw-client';
+import { checkWmwConnection, WmwClient, wmwTarget, type WmwBody } from '../../lib/wmw';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';
@@ -16,22 +16,9 @@ interface WmwDef extends NodeDef {
   bufferPolicy: string;
 }
 
-/** `host[:port]`, port 8883 when absent. */
-export function splitHost(value: string, defaultPort: number): { host: string; port: number } {
-  const match = /^(.*?)(?::(\d+))?$/.exec(value.trim())!;
-  return { host: match[1], port: match[2] ? Number(match[2]) : defaultPort };
-}
-
 /** The client id of a connection: configured, or made from the enterprise id and this host. */
 function clientIdOf(configured: string, enterpriseId: string): string {
   return configured || `nodered-wmw-${enterpriseId}-${hostname()}`.replace(/[^A-Za-z0-9_-]/g, '');
-}
-
-/** Where a connection goes: a known region's host, or the custom `host[:port]`. */
-function targetOf(region: string, hostName: string): { host: string; port: number } {
-  return region && region !== 'custom' && WMW_REGIONS[region]
-    ? { host: WMW_REGIONS[region], port: WMW_PORT }
-    : splitHost(hostName, WMW_PORT);
 }
 
 module.exports = function (RED: NodeAPI) {
@@ -40,7 +27,7 @@ module.exports = function (RED: NodeAPI) {
     const node = this;
     const creds = (node.credentials ?? {}) as { username?: string; password?: string };
     const env = (value: unknown) => resolveEnv(RED, node, value);
-    const target = targetOf(config.region, env(config.hostName));
+    const target = wmwTarget(config.region, env(config.hostName));
     const enterpriseId = env(config.enterpriseId);
     const client = new WmwClient({
       host: target.host,
@@ -83,7 +70,7 @@ module.exports = function (RED: NodeAPI) {
     path: '/thingpark/wmw/test',
     passwords: ['password'],
     check: async (input) => {
-      const target = targetOf(input.value('region'), input.value('hostName'));
+      const target = wmwTarget(input.value('region'), input.value('hostName'));
       if (!target.host) return incomplete(RED._('thingpark-wmw.label.hostName'));
       return checkWmwConnection({
         ...target,
