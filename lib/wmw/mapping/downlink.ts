@@ -1,5 +1,5 @@
 import type { PlatformDownlink } from '../../connection/platform-client';
-import { parseDownlink } from '../../thingpark/downlink';
+import { parseDownlink } from '../../thingpark';
 
 /** What a WMW downlink's `ref` holds: the topic it came on and when it arrived. */
 export interface WmwMessageRef {

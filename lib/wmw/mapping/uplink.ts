@@ -1,4 +1,4 @@
-import type { NormalisedDocument } from '../../thingpark/normalise';
+import type { NormalisedDocument } from '../../thingpark';
 
 /** A ThingPark document as WMW takes it: typed JSON with its root key. */
 export type WmwBody = Record<string, unknown>;
