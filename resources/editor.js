@@ -7,7 +7,8 @@
  */
 (function () {
   'use strict';
-  if (window.ThingParkEditor) return;
+  // editor-forms.js may have been loaded first (Node-RED loads a node set's scripts in parallel).
+  if (window.ThingParkEditor && window.ThingParkEditor.validators) return;
 
   var ENV = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/;
   var HOST = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\])$/;
@@ -262,12 +263,12 @@
     });
   }
 
-  window.ThingParkEditor = {
+  window.ThingParkEditor = $.extend(window.ThingParkEditor || {}, {
     validators: validators,
     when: when,
     current: current,
     typeChecklist: typeChecklist,
     checkedTypes: checkedTypes,
     connectionTest: connectionTest,
-  };
+  });
 })();

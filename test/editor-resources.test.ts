@@ -33,3 +33,49 @@ describe('editor resources loaded by the node HTML', () => {
     assert.ok(pkg.files.includes('resources'), 'package.json "files" does not publish resources/');
   });
 });
+
+describe('shared editor rows named in the node HTML (resources/editor-forms.js)', () => {
+  const forms = fs.readFileSync(path.join(repoRoot, 'resources', 'editor-forms.js'), 'utf8');
+  const blocksSource = forms.slice(
+    forms.indexOf('var BLOCKS = {'),
+    forms.indexOf('\n  };', forms.indexOf('var BLOCKS = {')),
+  );
+  const blocks = new Set([...blocksSource.matchAll(/^ {4}(\w+): function/gm)].map((m) => m[1]));
+  const htmlFiles = fs
+    .readdirSync(path.join(repoRoot, 'nodes'))
+    .map((dir) => path.join('nodes', dir, `${dir}.html`))
+    .filter((file) => fs.existsSync(path.join(repoRoot, file)));
+
+  it('name only blocks the helper has (a typo would stop the dialog from opening)', () => {
+    assert.ok(
+      blocks.has('credentials') && blocks.has('durability'),
+      `blocks found: ${[...blocks].join(', ')}`,
+    );
+    let uses = 0;
+    for (const file of htmlFiles) {
+      const html = fs.readFileSync(path.join(repoRoot, file), 'utf8');
+      for (const m of html.matchAll(/data-thingpark-blocks="([^"]*)"/g))
+        for (const block of m[1].split(/\s+/).filter(Boolean)) {
+          uses++;
+          assert.ok(blocks.has(block.split(':')[0]), `${file}: no block "${block}"`);
+        }
+    }
+    assert.ok(uses > 10, `only ${uses} blocks used`);
+  });
+
+  it('every connection with a queue offers the durability setting and says so in its help, in every language', () => {
+    for (const node of ['wmw', 'cumulocity', 'thingworx']) {
+      const html = fs.readFileSync(path.join(repoRoot, 'nodes', node, `${node}.html`), 'utf8');
+      assert.match(
+        html,
+        /data-thingpark-blocks="[^"]*\bdurability\b/,
+        `${node}.html places the durability row`,
+      );
+      assert.match(html, /\bqueue: true\b/, `${node}.html declares its queue (durability default)`);
+      for (const lang of fs.readdirSync(path.join(repoRoot, 'locales'))) {
+        const help = fs.readFileSync(path.join(repoRoot, 'locales', lang, `${node}.html`), 'utf8');
+        assert.match(help, /<dt>Durabilit[yé]<\/dt>/, `locales/${lang}/${node}.html explains durability`);
+      }
+    }
+  });
+});

@@ -86,3 +86,45 @@ export async function withDeadline<R = CheckResult>(
     controller.abort();
   }
 }
+
+/**
+ * One bounded connection attempt, the pattern every "Test connection" follows: `open(settle)` starts
+ * a connection of the real kind (same URL, TLS and credential handling as the live one) and calls
+ * `settle` with its verdict (connected, refused, failed); it returns what closes that connection. The
+ * first verdict wins; at the deadline the verdict is `timeout`. The connection is closed before the
+ * verdict is given, so a check never leaves a socket behind.
+ */
+export function checkOnce(
+  open: (settle: (result: CheckResult) => void) => () => Promise<void>,
+  timeoutMs = CHECK_TIMEOUT_MS,
+): Promise<CheckResult> {
+  return withDeadline(
+    (signal) =>
+      new Promise<CheckResult>((resolve) => {
+        let verdict: CheckResult | undefined;
+        let close: (() => Promise<void>) | undefined;
+        const release = () => {
+          signal.removeEventListener('abort', onAbort);
+          void close!()
+            .catch(() => undefined)
+            .then(() => resolve(verdict!));
+        };
+        const settle = (result: CheckResult) => {
+          if (verdict) return;
+          verdict = result;
+          // A verdict given while `open` still runs is released once `open` has returned.
+          if (close) release();
+        };
+        const onAbort = () => settle(failed('timeout'));
+        signal.addEventListener('abort', onAbort);
+        try {
+          close = open(settle);
+        } catch (err) {
+          close = () => Promise.resolve();
+          settle(classifyNetworkError(err));
+        }
+        if (verdict) release();
+      }),
+    timeoutMs,
+  );
+}

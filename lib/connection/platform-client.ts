@@ -1,6 +1,8 @@
 import type { EventEmitter } from 'events';
 import type { DeliveryResult, QueueEntry } from '../delivery';
-import type { DownlinkRequest } from '../thingpark/mapping/downlink';
+import type { DownlinkOutcome, DownlinkRequest } from './downlink-request';
+
+export type { DownlinkOrigin, DownlinkOutcome, DownlinkRequest } from './downlink-request';
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected';
 
@@ -26,4 +28,9 @@ export interface PlatformClient<T> extends EventEmitter {
   /** Disconnects; settles within a couple of seconds. */
   stop(): Promise<void>;
   deliver(entry: QueueEntry<T>): Promise<DeliveryResult>;
+  /**
+   * What became of a downlink this platform originated (`ref` from its `downlink` event), for a
+   * platform that closes its command (operation status, status property). Absent: nothing to close.
+   */
+  downlinkResult?(ref: unknown, outcome: DownlinkOutcome, request?: DownlinkRequest): void;
 }

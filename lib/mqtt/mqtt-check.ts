@@ -2,8 +2,8 @@ import {
   CHECK_TIMEOUT_MS,
   classifyNetworkError,
   failed,
+  checkOnce,
   passed,
-  withDeadline,
   type CheckResult,
 } from '../connection/connection-check';
 import { MqttConnection, type ConnectionState, type MqttConnectionOptions } from './mqtt-connection';
@@ -30,33 +30,23 @@ export function checkMqttConnection(
   options: MqttConnectionOptions,
   timeoutMs = CHECK_TIMEOUT_MS,
 ): Promise<CheckResult> {
-  return withDeadline(
-    (signal) =>
-      new Promise<CheckResult>((resolve) => {
-        const connection = new MqttConnection({
-          ...options,
-          connectTimeoutMs: timeoutMs + 1000,
-          backoff: { initialMs: 60000 },
-        });
-        let settled = false;
-        const finish = (result: CheckResult) => {
-          if (settled) return;
-          settled = true;
-          signal.removeEventListener('abort', onAbort);
-          connection.removeAllListeners();
-          connection.on('error', () => undefined);
-          void connection.stop(1000).then(() => resolve(result));
-        };
-        const onAbort = () => finish(failed('timeout'));
-        signal.addEventListener('abort', onAbort);
-        connection.on('error', (err: Error) => finish(classifyMqttError(err)));
-        connection.on('state', (state: ConnectionState) => {
-          if (state === 'connected') finish(passed());
-          else if (state === 'disconnected')
-            finish(connection.lastError ? classifyMqttError(connection.lastError) : failed('unreachable'));
-        });
-        connection.start();
-      }),
-    timeoutMs,
-  );
+  return checkOnce((settle) => {
+    const connection = new MqttConnection({
+      ...options,
+      connectTimeoutMs: timeoutMs + 1000,
+      backoff: { initialMs: 60000 },
+    });
+    connection.on('error', (err: Error) => settle(classifyMqttError(err)));
+    connection.on('state', (state: ConnectionState) => {
+      if (state === 'connected') settle(passed());
+      else if (state === 'disconnected')
+        settle(connection.lastError ? classifyMqttError(connection.lastError) : failed('unreachable'));
+    });
+    connection.start();
+    return () => {
+      connection.removeAllListeners();
+      connection.on('error', () => undefined);
+      return connection.stop(1000);
+    };
+  }, timeoutMs);
 }

@@ -1,5 +1,5 @@
 import type { PlatformDownlink } from '../../lib/connection/platform-client';
-import { downlinkDocument } from '../../lib/thingpark';
+import { downlinkMessage } from '../shared/downlink-route';
 import type { PlatformConfigNode } from '../shared/out-node';
 import type { Node, NodeAPI, NodeDef } from '../shared/red';
 
@@ -22,17 +22,9 @@ module.exports = function (RED: NodeAPI) {
       const source = RED.nodes.getNode(id) as PlatformConfigNode<unknown> | null;
       if (!source?.connection) continue;
       sources.push(source);
-      source.connection.addDownlinkListener(node, ({ request, ref }: PlatformDownlink) => {
-        node.send({
-          payload: downlinkDocument(request),
-          topic: request.devEUI,
-          thingpark: {
-            type: 'DevEUI_downlink',
-            connectivity: request.connectivity,
-            origin: { platform, config: id, ref },
-          },
-        } as never);
-      });
+      source.connection.addDownlinkListener(node, (downlink: PlatformDownlink) =>
+        node.send(downlinkMessage(platform, id, downlink) as never),
+      );
     }
     if (sources.length === 0) {
       node.status({ fill: 'red', shape: 'ring', text: RED._('thingpark-common.errors.no-connection') });

@@ -11,6 +11,8 @@ import {
 } from '../../lib/thingpark';
 import { NotConnectedError } from '../../lib/mqtt/mqtt-connection';
 import type { NetworkNode } from '../network/network';
+import { returnDownlinkOutcome } from '../shared/downlink-route';
+import type { DownlinkOrigin, DownlinkOutcome } from '../../lib/connection/platform-client';
 import { errorMessage, type DoneFn, type Node, type NodeAPI, type NodeDef, type SendFn } from '../shared/red';
 
 interface DownlinkOutDef extends NodeDef {
@@ -18,24 +20,7 @@ interface DownlinkOutDef extends NodeDef {
 }
 
 /** What `downlink out` reports in `msg.payload` (DESIGN.md "Messages"). */
-export interface DownlinkResult {
-  status: 'queued' | 'rejected' | 'error';
-  DevEUI?: string;
-  CorrelationID?: string;
-  httpStatus?: number;
-  reason?: string;
-  attempts?: number;
-}
-
-/** A platform connection that wants to hear how a downlink it originated went. */
-interface DownlinkOrigin {
-  platform?: string;
-  config?: string;
-  ref?: unknown;
-}
-interface OriginConfigNode extends Node {
-  downlinkResult?(origin: DownlinkOrigin, result: DownlinkResult, request?: DownlinkRequest): void;
-}
+export type DownlinkResult = DownlinkOutcome;
 
 const MQTT_ATTEMPTS = 3;
 
@@ -64,7 +49,7 @@ module.exports = function (RED: NodeAPI) {
         pending--;
         msg.payload = result;
         if (request) msg.downlink = downlinkDocument(request);
-        notifyOrigin(origin, result, request);
+        returnDownlinkOutcome(RED, origin, result, request);
         send(msg as never);
         if (result.status === 'queued') {
           if (network.mode === 'http' || pending === 0) {
@@ -149,16 +134,6 @@ module.exports = function (RED: NodeAPI) {
       }
     }
     return { status: 'error', ...base, reason: errorMessage(lastError), attempts: MQTT_ATTEMPTS };
-  }
-
-  function notifyOrigin(
-    origin: DownlinkOrigin | undefined,
-    result: DownlinkResult,
-    request?: DownlinkRequest,
-  ) {
-    if (!origin?.config) return;
-    const target = RED.nodes.getNode(origin.config) as OriginConfigNode | null;
-    target?.downlinkResult?.(origin, result, request);
   }
 
   RED.nodes.registerType('thingpark-downlink-out', ThingParkDownlinkOutNode as never);

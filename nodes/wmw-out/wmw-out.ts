@@ -1,4 +1,4 @@
-import type { WmwBody } from '../../lib/wmw/wmw-client';
+import { wmwBody, type WmwBody } from '../../lib/wmw';
 import { registerOutNode } from '../shared/out-node';
 import type { NodeAPI } from '../shared/red';
 
@@ -7,7 +7,6 @@ module.exports = function (RED: NodeAPI) {
     type: 'thingpark-wmw-out',
     configProperty: 'wmw',
     defaultTypes: ['DevEUI_uplink'],
-    // WMW takes the standard ThingPark document and decodes payloads itself.
-    toBody: (doc) => doc.document as WmwBody,
+    toBody: wmwBody,
   });
 };

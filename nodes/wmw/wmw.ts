@@ -1,5 +1,5 @@
 import { hostname } from 'os';
-import { checkWmwConnection, WmwClient, WMW_PORT, WMW_REGIONS, type WmwBody } from '../../lib/wmw/wmw-client';
+import { checkWmwConnection, WmwClient, wmwTarget, type WmwBody, type WmwOptions } from '../../lib/wmw';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';
@@ -16,59 +16,63 @@ interface WmwDef extends NodeDef {
   bufferPolicy: string;
 }
 
-/** `host[:port]`, port 8883 when absent. */
-export function splitHost(value: string, defaultPort: number): { host: string; port: number } {
-  const match = /^(.*?)(?::(\d+))?$/.exec(value.trim())!;
-  return { host: match[1], port: match[2] ? Number(match[2]) : defaultPort };
-}
-
 /** The client id of a connection: configured, or made from the enterprise id and this host. */
 function clientIdOf(configured: string, enterpriseId: string): string {
   return configured || `nodered-wmw-${enterpriseId}-${hostname()}`.replace(/[^A-Za-z0-9_-]/g, '');
 }
 
-/** Where a connection goes: a known region's host, or the custom `host[:port]`. */
-function targetOf(region: string, hostName: string): { host: string; port: number } {
-  return region && region !== 'custom' && WMW_REGIONS[region]
-    ? { host: WMW_REGIONS[region], port: WMW_PORT }
-    : splitHost(hostName, WMW_PORT);
+/**
+ * A connection's options from its settings, read the same way for the live connection (the node's
+ * values) and for "Test connection" (the dialog's): `${ENV}` resolved, a region or a custom host.
+ */
+function optionsOf(
+  value: (name: 'region' | 'hostName' | 'enterpriseId' | 'clientId') => string,
+  credential: (name: 'username' | 'password') => string,
+  tls: Record<string, unknown> | undefined,
+  insecure: boolean,
+): WmwOptions {
+  const enterpriseId = value('enterpriseId');
+  return {
+    ...wmwTarget(value('region'), value('hostName')),
+    enterpriseId,
+    clientId: clientIdOf(value('clientId'), enterpriseId),
+    username: credential('username') || undefined,
+    password: credential('password') || undefined,
+    tls,
+    insecure,
+  };
 }
 
 module.exports = function (RED: NodeAPI) {
   function ThingParkWmwNode(this: PlatformConfigNode<WmwBody>, config: WmwDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const creds = (node.credentials ?? {}) as { username?: string; password?: string };
+    const creds = (node.credentials ?? {}) as Record<string, string | undefined>;
     const env = (value: unknown) => resolveEnv(RED, node, value);
-    const target = targetOf(config.region, env(config.hostName));
-    const enterpriseId = env(config.enterpriseId);
-    const client = new WmwClient({
-      host: target.host,
-      port: target.port,
-      enterpriseId,
-      clientId: clientIdOf(env(config.clientId), enterpriseId),
-      username: env(creds.username) || undefined,
-      password: env(creds.password) || undefined,
-      tls: tlsOptionsFrom(RED, config.tls),
-      insecure: config.insecure === true,
-    });
-    // MQTT keeps order on one connection, so several messages of a device may be in flight at once.
-    const problem = !target.host
+    const options = optionsOf(
+      (name) => (name === 'region' ? config.region : env(config[name])),
+      (name) => env(creds[name]),
+      tlsOptionsFrom(RED, config.tls),
+      config.insecure === true,
+    );
+    const problem = !options.host
       ? RED._('thingpark-wmw.errors.no-host')
-      : !enterpriseId
+      : !options.enterpriseId
         ? RED._('thingpark-wmw.errors.no-enterprise')
         : undefined;
-    node.connection = new PlatformConnection(
+    // MQTT keeps order on one connection, so several messages of a device may be in flight at once.
+    const connection = new PlatformConnection(
       RED,
       node,
       'WMW',
-      client,
+      new WmwClient(options),
       config,
       { perKeyInflight: 32 },
       problem,
     );
+    node.connection = connection;
     node.on('close', (removed: boolean, done: () => void) => {
-      node.connection.close(removed).then(done, done);
+      connection.close(removed).then(done, done);
     });
   }
 
@@ -83,15 +87,21 @@ module.exports = function (RED: NodeAPI) {
     path: '/thingpark/wmw/test',
     passwords: ['password'],
     check: async (input) => {
-      const target = targetOf(input.value('region'), input.value('hostName'));
-      if (!target.host) return incomplete(RED._('thingpark-wmw.label.hostName'));
+      const { host, port, clientId, username, password, tls, insecure } = optionsOf(
+        input.value,
+        input.credential,
+        input.tls,
+        input.flag('insecure'),
+      );
+      if (!host) return incomplete(RED._('thingpark-wmw.label.hostName'));
       return checkWmwConnection({
-        ...target,
-        clientId: `${clientIdOf(input.value('clientId'), input.value('enterpriseId'))}-check`,
-        username: input.credential('username') || undefined,
-        password: input.credential('password') || undefined,
-        tls: input.tls,
-        insecure: input.flag('insecure'),
+        host,
+        port,
+        clientId: `${clientId}-check`,
+        username,
+        password,
+        tls,
+        insecure,
       });
     },
   });

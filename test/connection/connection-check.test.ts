@@ -2,7 +2,13 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as https from 'https';
 import * as net from 'net';
-import { classifyNetworkError, redact } from '../../lib/connection/connection-check';
+import {
+  checkOnce,
+  classifyNetworkError,
+  failed,
+  passed,
+  redact,
+} from '../../lib/connection/connection-check';
 import { checkMqttConnection } from '../../lib/mqtt/mqtt-check';
 import { checkLrcReachable } from '../../lib/thingpark/transport/lrc-check';
 import { makeTestCerts, type TestCerts } from '../helpers/certs';
@@ -29,6 +35,38 @@ async function silentServer(): Promise<{ port: number; open: () => number; close
 
 describe('connection checks (one attempt, bounded, no secret in the verdict)', function () {
   this.timeout(20000);
+
+  it('checkOnce: the first verdict wins and the connection is closed before it is given', async () => {
+    const events: string[] = [];
+    const result = await checkOnce((settle) => {
+      setTimeout(() => settle(failed('refused', 'first')), 5);
+      setTimeout(() => settle(passed()), 10);
+      return async () => {
+        await new Promise((r) => setTimeout(r, 20));
+        events.push('closed');
+      };
+    }, 1000);
+    events.push('verdict');
+    assert.deepEqual(result, { ok: false, code: 'refused', detail: 'first' });
+    assert.deepEqual(events, ['closed', 'verdict']);
+  });
+
+  it('checkOnce: no verdict by the deadline is a timeout, and the attempt is closed; a verdict given at once counts too', async () => {
+    let closed = 0;
+    const late = await checkOnce(() => async () => void closed++, 50);
+    assert.equal(late.code, 'timeout');
+    assert.equal(closed, 1);
+    const early = await checkOnce((settle) => {
+      settle(passed());
+      return async () => void closed++;
+    }, 1000);
+    assert.equal(early.code, 'ok');
+    assert.equal(closed, 2);
+    const thrown = await checkOnce(() => {
+      throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    }, 1000);
+    assert.deepEqual([thrown.code, thrown.detail], ['unreachable', 'ECONNREFUSED']);
+  });
 
   it('an MQTT broker that never answers: timeout at the deadline, and the socket is closed', async () => {
     const silent = await silentServer();

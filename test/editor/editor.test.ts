@@ -223,6 +223,11 @@ describeEditor('the editor in a real browser', function () {
     };
   }
 
+  /** The title of the topmost editor tray (Node-RED names the node by its paletteLabel there). */
+  async function trayTitle(p: Page): Promise<string> {
+    return ((await p.locator('.red-ui-tray-titlebar').last().textContent()) ?? '').trim();
+  }
+
   it('shows the ThingPark palette category with every node', async () => {
     for (const type of flowNodeTypes) {
       assert.equal(await page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).count(), 1, type);
@@ -236,6 +241,8 @@ describeEditor('the editor in a real browser', function () {
     await page.fill('#node-input-path', '/edge/uplink');
     await page.click('#node-input-btn-network-add, #node-input-edit-network');
     await configDialogReady(page);
+    assert.match(await trayTitle(page), /ThingPark connection/);
+    assert.equal(await page.locator('#node-config-input-durability').count(), 0, 'no queue, no durability');
     await page.fill('#node-config-input-name', 'My ThingPark');
     await page.fill('#node-config-input-asId', 'TWA_100.200.AS');
     await page.fill('#node-config-input-asKey', 'super-secret-as-key');
@@ -284,6 +291,14 @@ describeEditor('the editor in a real browser', function () {
     await page.fill('#node-config-input-username', 'gw-user');
     await page.fill('#node-config-input-password', 'wmw-secret-password');
     await page.fill('#node-config-input-bufferMax', '5000');
+    assert.equal(await page.inputValue('#node-config-input-durability'), 'process', 'durability by default');
+    assert.deepEqual(await page.locator('#node-config-input-durability option').allTextContents(), [
+      'survives a crash of Node-RED',
+      'survives losing power',
+    ]);
+    await page.selectOption('#node-config-input-durability', 'power');
+    assert.match(await trayTitle(page), /WMW connection/);
+    assert.doesNotMatch(await trayTitle(page), /thingpark-wmw/);
     await shot('wmw-dialog');
     await page.click('#node-config-dialog-ok');
     await closeDialog();
@@ -294,6 +309,7 @@ describeEditor('the editor in a real browser', function () {
     assert.equal(wmw.enterpriseId, '4321');
     assert.equal(wmw.hostName, `127.0.0.1:${closedPort}`);
     assert.equal(wmw.bufferMax, '5000');
+    assert.equal(wmw.durability, 'power');
     const creds = await (await fetch(`${red.url}/credentials/thingpark-wmw/${String(wmw.id)}`)).json();
     assert.deepEqual(creds, { username: 'gw-user', has_password: true });
     assert.equal(
@@ -330,6 +346,7 @@ describeEditor('the editor in a real browser', function () {
     await openNode(id);
     await page.click('#node-input-btn-cumulocity-add');
     await configDialogReady(page);
+    assert.match(await trayTitle(page), /Cumulocity connection/);
     await page.fill('#node-config-input-name', 'My Cumulocity');
     await typeInto(page, '#node-config-input-hostName', 'c8y.example.com:99999');
     await expectFieldError(page, '#node-config-input-hostName', 'The port must be a number from 1 to 65535');
@@ -370,6 +387,7 @@ describeEditor('the editor in a real browser', function () {
       [c8y.gatewayId, c8y.maxChildren, c8y.successOn, c8y.bufferMax],
       ['edge-gateway-7', '500', 'queued', '2000'],
     );
+    assert.equal(c8y.durability, 'process', 'durability left at its default');
     assert.equal(JSON.stringify(c8y).includes('c8y-secret'), false, 'no secret in the flow');
     assert.deepEqual(await adminCredentials('thingpark-cumulocity', c8y.id), {
       username: 'c8y-user',
@@ -384,6 +402,8 @@ describeEditor('the editor in a real browser', function () {
     await openNode(id);
     await page.click('#node-input-btn-thingworx-add');
     await configDialogReady(page);
+    assert.match(await trayTitle(page), /ThingWorx connection/);
+    assert.equal(await page.inputValue('#node-config-input-durability'), 'process');
     await page.fill('#node-config-input-name', 'My ThingWorx');
     await page.fill('#node-config-input-hostName', `127.0.0.1:${thingworx.port}`);
     await page.check('#node-config-input-allowInsecure');
@@ -448,6 +468,11 @@ describeEditor('the editor in a real browser', function () {
         (await fr.textContent('#node-config-thingpark-test button'))?.trim(),
         'Tester la connexion',
       );
+      assert.match(await trayTitle(fr), /Connexion WMW/);
+      assert.deepEqual(await fr.locator('#node-config-input-durability option').allTextContents(), [
+        'résiste à un plantage de Node-RED',
+        'résiste à une coupure de courant',
+      ]);
       await typeInto(fr, '#node-config-input-bufferMax', '12x');
       await expectFieldError(fr, '#node-config-input-bufferMax', "Nombre entier d'au moins 1 attendu");
       await typeInto(fr, '#node-config-input-hostName', 'wmw.example.com:0');

@@ -2,32 +2,9 @@ import { randomBytes } from 'crypto';
 import { describeValue, DocumentError, type Connectivity, type DocumentBody } from './document-types';
 import { depthWithin, isPlainObject } from './normalise';
 import { signQuery } from './token';
+import type { DownlinkRequest } from '../../connection/downlink-request';
 
-/** A validated `DevEUI_downlink` request. */
-export interface DownlinkRequest {
-  devEUI: string;
-  connectivity: Connectivity;
-  fPort?: number;
-  payloadHex?: string;
-  /** An IoT Flow driver encodes this object itself (MQTT connection only). */
-  payload?: unknown;
-  confirmed?: boolean;
-  flushDownlinkQueue?: boolean;
-  /** An ISO 8601 date, or a duration in seconds (actility/tpx-iot-flow-doc, Downlink Message). */
-  validityTime?: string | number;
-  fCntDn?: number;
-  /** LoRaWAN 1.1 applicative downlink counter, for a payload the application server encrypted. */
-  aFCntDn?: number;
-  /** Multicast only: whether ineligible gateways are retried (ThingPark's default: yes). */
-  retryIneligibleGateways?: boolean;
-  /** The driver configuration IoT Flow uses to encode `payload` (MQTT connection only). */
-  driverCfg?: Record<string, unknown>;
-  /** IoT Flow MQTT: the AS ID IoT Flow signs with, when its connection names none. */
-  asId?: string;
-  /** The request's Time when the flow set one; otherwise the time it is sent. */
-  time?: string;
-  correlationId: string;
-}
+export type { DownlinkRequest };
 
 /** Where a downlink goes: the LRC downlink API (Basic HTTPS) or an IoT Flow MQTT downlink topic. */
 export type DownlinkTarget = 'lrc' | 'iotflow';

@@ -5,7 +5,7 @@ import {
   classifyNetworkError,
   failed,
   reachable,
-  withDeadline,
+  checkOnce,
   type CheckResult,
 } from '../../connection/connection-check';
 
@@ -33,21 +33,14 @@ export function checkLrcReachable(
   target.username = '';
   target.password = '';
   const lib = target.protocol === 'http:' ? http : https;
-  return withDeadline(
-    (signal) =>
-      new Promise<CheckResult>((resolve) => {
-        const req = lib.request(
-          target,
-          { ...(target.protocol === 'https:' ? tls : {}), method: 'GET', signal },
-          (res) => {
-            res.resume();
-            req.destroy();
-            resolve(reachable(`HTTP ${res.statusCode ?? 0}`));
-          },
-        );
-        req.on('error', (err) => resolve(signal.aborted ? failed('timeout') : classifyNetworkError(err)));
-        req.end();
-      }),
-    timeoutMs,
-  );
+  return checkOnce((settle) => {
+    const options = { ...(target.protocol === 'https:' ? tls : {}), method: 'GET' };
+    const req = lib.request(target, options, (res) => {
+      res.resume();
+      settle(reachable(`HTTP ${res.statusCode ?? 0}`));
+    });
+    req.on('error', (err) => settle(classifyNetworkError(err)));
+    req.end();
+    return async () => void req.destroy();
+  }, timeoutMs);
 }

@@ -2,8 +2,8 @@ import {
   CHECK_TIMEOUT_MS,
   classifyNetworkError,
   failed,
+  checkOnce,
   passed,
-  withDeadline,
   type CheckResult,
 } from '../../connection/connection-check';
 import type { AlwaysOnClientOptions, ClientState } from './options';
@@ -35,31 +35,21 @@ export function checkAlwaysOnConnection(
   options: Pick<AlwaysOnClientOptions, 'host' | 'port' | 'path' | 'url' | 'appKey' | 'allowInsecure' | 'tls'>,
   timeoutMs = CHECK_TIMEOUT_MS,
 ): Promise<CheckResult> {
-  return withDeadline(
-    (signal) =>
-      new Promise<CheckResult>((resolve) => {
-        const client = new AlwaysOnClient({
-          ...options,
-          connectTimeoutMs: timeoutMs + 1000,
-          pingIntervalMs: 0,
-          backoff: { initialMs: 60000 },
-        });
-        let settled = false;
-        const finish = (result: CheckResult) => {
-          if (settled) return;
-          settled = true;
-          signal.removeEventListener('abort', onAbort);
-          client.removeAllListeners('state');
-          void client.close(500).then(() => resolve(result));
-        };
-        const onAbort = () => finish(failed('timeout'));
-        signal.addEventListener('abort', onAbort);
-        client.on('state', (state: ClientState, err?: AlwaysOnClientError) => {
-          if (state === 'connected') finish(passed());
-          else if (state === 'disconnected' && err) finish(classifyAlwaysOnError(err));
-        });
-        client.start();
-      }),
-    timeoutMs,
-  );
+  return checkOnce((settle) => {
+    const client = new AlwaysOnClient({
+      ...options,
+      connectTimeoutMs: timeoutMs + 1000,
+      pingIntervalMs: 0,
+      backoff: { initialMs: 60000 },
+    });
+    client.on('state', (state: ClientState, err?: AlwaysOnClientError) => {
+      if (state === 'connected') settle(passed());
+      else if (state === 'disconnected' && err) settle(classifyAlwaysOnError(err));
+    });
+    client.start();
+    return () => {
+      client.removeAllListeners('state');
+      return client.close(500);
+    };
+  }, timeoutMs);
 }
