@@ -404,7 +404,9 @@ export class ThingParkApiServer {
       if (typeof body.appKey !== 'string' || !HEX(32).test(body.appKey))
         throw bad('appKey must be 32 hexadecimal digits');
     }
-    const { appKey: _secret, ...kept } = body;
+    // ThingPark keeps the appKey to itself: it is not in what it answers.
+    const kept = { ...body };
+    delete kept.appKey;
     const device = this.addDevice({ ...kept, EUI: eui, appServers } as ApiDevice);
     return [201, device, { Location: `${OSS}/devices/${device.ref}` }];
   }

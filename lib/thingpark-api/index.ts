@@ -30,4 +30,5 @@ export {
 export { readPage, nextPageRequest, type Page } from './mapping/paging';
 export { ApiInputError, ThingParkApiError, errorMessageOf } from './mapping/errors';
 export { TransportError } from './transport/http';
+export { TokenSource } from './transport/token-source';
 export { retryAfterMs, type ApiAnswer } from './transport/api-transport';

@@ -41,6 +41,11 @@ export class TokenSource {
     return this.fetch(signal);
   }
 
+  /** The token in use, if any (for callers that keep it out of what they say). */
+  get current(): string | undefined {
+    return this.token?.value;
+  }
+
   forget(): void {
     this.token = undefined;
   }
