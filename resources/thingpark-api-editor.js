@@ -295,7 +295,7 @@
                 .css({ width: 'auto', margin: '0 6px 0 0' }),
               $('<label>')
                 .attr('for', id)
-                .css({ width: 'auto' })
+                .css({ width: 'auto', display: 'inline', margin: 0 })
                 .text(d.EUI + (d.name ? '  ' + d.name : '')),
             )
             .appendTo(list);
