@@ -85,7 +85,9 @@ describe('npm start: the ThingPark API tab works against the simulator, with no 
     assert.equal(rows[0].name, 'Demo sensor 1');
     await press('list alarms');
     await until(() => seen.filter((m) => m.name === 'alarms').length === 2, 'two alarms');
-    assert.equal(seen.filter((m) => m.name === 'API errors').length, 0);
+    await until(() => seen.filter((m) => m.name === 'errors and alarms').length === 2, 'two alarms caught');
+    for (const caught of seen.filter((m) => m.name === 'errors and alarms'))
+      assert.match(caught.msg, /^ThingPark alarm \d+ \(\w+\) on 70B3D5E75E00000[123]$/);
     ws.close();
   });
 });

@@ -77,16 +77,22 @@ describe('example "ThingPark devices and alarms" against the ThingPark API stand
     );
   });
 
-  it('list alarms: one message per alarm; a ThingPark refusal reaches "API errors" through Catch', async () => {
+  it('list alarms: one message per alarm, each also raised to Catch; a ThingPark refusal is caught too', async () => {
     const alarms = collect<Msg>(named('alarms'));
-    // The example's list alarms inject is wired to the api node named "device alarms".
+    const caught = collect<Msg>(named('errors and alarms'));
     named('list alarms').receive({});
     await waitFor(() => alarms.length === 3, 5000, 'three alarms');
     assert.deepEqual(
       alarms.map((a) => (a.payload as { alarmUid: number }).alarmUid),
       [1000, 1001, 1002],
     );
-    const errors = nextMessage<Msg>(named('API errors'));
+    await waitFor(() => caught.length === 3, 5000, 'three caught alarms');
+    const first = api.alarms.find((a) => a.alarmUid === 1000)!;
+    assert.equal(
+      caught[0].error!.message,
+      `ThingPark alarm 1000 (${String(first.severity)}) on ${(first.device as { EUI: string }).EUI}`,
+    );
+    const errors = nextMessage<Msg>(named('errors and alarms'));
     api.revokeTokens();
     api.options.clientSecret = 'rotated';
     named('list alarms').receive({});
