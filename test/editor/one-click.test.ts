@@ -112,9 +112,14 @@ describeEditor('"Create in ThingPark" in the ThingPark connection dialog, in a r
     });
   }
 
-  async function deploy(): Promise<void> {
+  /** Deploys, then waits until the runtime serves flows that satisfy `check` (the button greys out earlier). */
+  async function deploy(check: (flows: Array<Record<string, unknown>>) => boolean): Promise<void> {
     await page.click('#red-ui-header-button-deploy');
-    await page.waitForSelector('#red-ui-header-button-deploy.disabled', { timeout: 20000 });
+    const end = Date.now() + 20000;
+    while (!check((await (await fetch(`${red.url}/flows`)).json()) as Array<Record<string, unknown>>)) {
+      if (Date.now() > end) throw new Error('the deploy did not reach the runtime');
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   async function result(selector: string): Promise<{ state: string; text: string }> {
@@ -198,17 +203,17 @@ describeEditor('"Create in ThingPark" in the ThingPark connection dialog, in a r
 
     await page.click('#node-config-dialog-ok');
     await page.waitForSelector('#node-config-dialog-ok', { state: 'detached' });
-    await deploy();
+    await deploy((flows) => flows.some((n) => n.id === 'net' && n.asId === asId));
     const creds = await (await fetch(`${red.url}/credentials/thingpark-network/net`)).json();
     assert.deepEqual(creds, { has_asKey: true, username: '', has_password: false });
-    const flows = (await (await fetch(`${red.url}/flows`)).json()) as Array<Record<string, unknown>>;
-    assert.equal(flows.find((n) => n.id === 'net')!.asId, asId);
     // ThingPark signs with the key it was given: the deployed uplink in now verifies it.
-    const posted = await postTunnelDocument(
-      { url: `${red.url}/oneclick/uplink`, asId, asKey },
-      'DevEUI_uplink',
-      sampleUplink(euis[0], 1),
-    );
+    // The flows start after the deploy answered: wait for the route, then post as ThingPark would.
+    const target = { url: `${red.url}/oneclick/uplink`, asId, asKey };
+    let posted = await postTunnelDocument(target, 'DevEUI_uplink', sampleUplink(euis[0], 1));
+    for (let i = 0; posted.status === 404 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      posted = await postTunnelDocument(target, 'DevEUI_uplink', sampleUplink(euis[0], 2 + i));
+    }
     assert.equal(posted.status, 200, posted.text);
     const cred = fs.readFileSync(path.join(red.userDir, 'flows_cred.json'), 'utf8');
     assert.deepEqual(leakFinder({ 'AS key': asKey })(cred), [], 'the key is stored encrypted');
@@ -281,6 +286,44 @@ describeEditor('"Create in ThingPark" in the ThingPark connection dialog, in a r
       answers.flatMap((a) => leakFinder({ 'MQTT password': MQTT_PASSWORD })(a)),
       [],
     );
+    await page.click('#node-config-dialog-cancel');
+    await page.waitForSelector('.red-ui-tray', { state: 'detached' });
+  });
+
+  it('the account dialog: presets or a base URL of its own, the token URL it implies, "Test connection" gets a token', async () => {
+    await page.evaluate(() =>
+      (window as unknown as { RED: Red }).RED.editor.editConfig('', 'thingpark-account', ''),
+    );
+    await page.waitForSelector('#node-config-thingpark-test .thingpark-test-button', { state: 'visible' });
+    assert.deepEqual(await page.locator('#node-config-input-urlPreset option').allTextContents(), [
+      'community.thingpark.io',
+      'thingparkenterprise.eu.actility.com',
+      'thingparkenterprise.us.actility.com',
+      'thingparkenterprise.au.actility.com',
+      'Other (base URL below)',
+    ]);
+    assert.equal(await page.isVisible('#node-config-input-url'), false, 'a preset needs no URL typed');
+    await page.selectOption('#node-config-input-urlPreset', '');
+    await page.fill('#node-config-input-url', api.url);
+    await page.locator('#node-config-input-url').press('End');
+    assert.equal(
+      await page.getAttribute('#node-config-input-tokenUrl', 'placeholder'),
+      `${api.url}/users-auth/protocol/openid-connect/token`,
+    );
+    await page.fill('#node-config-input-clientId', CLIENT_ID);
+    await page.fill('#node-config-input-clientSecret', 'not-the-secret');
+    const verdict = async () => {
+      await page.click('#node-config-thingpark-test .thingpark-test-button');
+      const shown = page.locator(
+        '#node-config-thingpark-test .thingpark-test-result:not([data-result="testing"])',
+      );
+      await shown.waitFor({ state: 'visible', timeout: 20000 });
+      return (await shown.textContent())?.trim();
+    };
+    assert.equal(await verdict(), 'Not authorised: check the user, password or key (HTTP 401)');
+    await page.fill('#node-config-input-clientSecret', CLIENT_SECRET);
+    assert.equal(await verdict(), 'Connected: the platform accepted these settings');
+    await shot('account-dialog');
     await page.click('#node-config-dialog-cancel');
   });
 
