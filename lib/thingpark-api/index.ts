@@ -27,7 +27,7 @@ export {
   type Operation,
   type OperationInput,
 } from './mapping/operations';
-export { readPage, nextPageRequest, type Page } from './mapping/paging';
+export { isList, readPage, nextPageRequest, type Page } from './mapping/paging';
 export { ApiInputError, ThingParkApiError, errorMessageOf } from './mapping/errors';
 export { TransportError } from './transport/http';
 export { TokenSource } from './transport/token-source';

@@ -1,6 +1,6 @@
 import type * as https from 'https';
 import { buildRequest, type ApiRequest, type Operation, type OperationInput } from './mapping/operations';
-import { nextPageRequest, readPage, type Page } from './mapping/paging';
+import { isList, nextPageRequest, readPage, type Page } from './mapping/paging';
 import { ApiTransport, type ApiAnswer } from './transport/api-transport';
 import { TokenSource } from './transport/token-source';
 
@@ -117,7 +117,8 @@ export class ThingParkApiClient {
    */
   async *results(request: ApiRequest, options: ResultOptions): AsyncGenerator<ApiResult> {
     let answer = await this.send(request, options.signal);
-    if (!request.paged) {
+    // A `request` GET of one resource is paged in case it is a list; it is not.
+    if (!request.paged || !isList(answer.body)) {
       yield { payload: answer.body, thingpark: info(answer) };
       return;
     }

@@ -182,6 +182,17 @@ describe('thingpark-api client against the strict ThingPark API stand-in', funct
       payload: { method: 'GET', path: '/thingpark/dx/core/latest/api/connections' },
     });
     assert.equal((any.body as unknown[]).length, 1);
+    const [one] = await collectAll(
+      client.results(buildRequest('request', { payload: { path: `devices/e${other}` } }), {
+        mode: 'all',
+        maxItems: 10,
+      }),
+    );
+    assert.equal(
+      (one.payload as { EUI: string }).EUI,
+      other,
+      'one resource is output as it is, not as a list',
+    );
   });
 
   it('a bad device is ThingPark 400 with its message; an unknown device is 404', async () => {

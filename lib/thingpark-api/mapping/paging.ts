@@ -13,6 +13,11 @@ export interface Page {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Whether an answer is a list: `{briefs: […]}` as the OSS API answers, or a plain array (DX). */
+export function isList(body: unknown): boolean {
+  return Array.isArray(body) || (isRecord(body) && Array.isArray(body.briefs));
+}
+
 /** Reads a list answer; a body without `briefs` (a plain array, or one object) is one page of it. */
 export function readPage(body: unknown): Page {
   if (Array.isArray(body)) return { items: body, more: false };
