@@ -18,8 +18,13 @@
     return node && typeof node._ === 'function' ? node._(key, vars) : key;
   }
 
+  /** An element of the newest tray: a tray closing at the same time may still hold the same ids. */
+  function newest(id) {
+    return $('[id="' + id + '"]').last();
+  }
+
   function field(name) {
-    return $('#node-config-input-' + name);
+    return newest('node-config-input-' + name);
   }
 
   /** 32 random hex digits, made here: the key reaches the runtime only inside what the user sends. */
@@ -71,7 +76,12 @@
       },
       function (xhr) {
         var answer = xhr.responseJSON;
-        return answer && answer.message ? answer : { ok: false, message: 'HTTP ' + xhr.status };
+        // Refused by this Node-RED (not deployed, not allowed), not by ThingPark.
+        return {
+          ok: false,
+          local: true,
+          message: answer && answer.message ? answer.message : 'HTTP ' + xhr.status,
+        };
       },
     );
   }
@@ -125,6 +135,13 @@
     };
   }
 
+  /** Why a call did not succeed: ThingPark's refusal, or this Node-RED's. */
+  function failure(node, answer) {
+    var key =
+      answer && answer.local ? 'thingpark-common.oneclick.not-sent' : 'thingpark-common.oneclick.failed';
+    return t(node, key, { message: answer ? answer.message : '' });
+  }
+
   function row(parent) {
     return $('<div class="form-row">').appendTo(parent);
   }
@@ -139,7 +156,7 @@
    * edited (its `_` translates with the node's catalog, which holds the thingpark-common texts).
    */
   function oneClick(node) {
-    var box = $('#node-config-thingpark-oneclick').empty();
+    var box = newest('node-config-thingpark-oneclick').empty();
     var head = row(box);
     $('<label for="node-config-thingpark-oneclick-account">')
       .append(
@@ -219,11 +236,7 @@
         }).then(function (answer) {
           if (!answer.ok) {
             send.prop('disabled', false);
-            return say(
-              result,
-              'fail',
-              t(node, 'thingpark-common.oneclick.failed', { message: answer.message }),
-            );
+            return say(result, 'fail', failure(node, answer));
           }
           name.prop('disabled', true);
           if (url) url.prop('disabled', true);
@@ -279,12 +292,7 @@
         operation: 'listDevices',
         payload: cursor ? { pageAfter: cursor } : {},
       }).then(function (answer) {
-        if (!answer.ok)
-          return say(
-            result,
-            'fail',
-            t(node, 'thingpark-common.oneclick.failed', { message: answer.message }),
-          );
+        if (!answer.ok) return say(result, 'fail', failure(node, answer));
         (answer.payload || []).forEach(function (d) {
           var id = 'thingpark-oneclick-device-' + d.EUI;
           $('<div>')
@@ -330,12 +338,7 @@
           updates = [];
           for (var i = 0; i < chosen.length; i++) {
             var answer = answers[i];
-            if (!answer || !answer.ok)
-              return say(
-                result,
-                'fail',
-                t(node, 'thingpark-common.oneclick.failed', { message: answer && answer.message }),
-              );
+            if (!answer || !answer.ok) return say(result, 'fail', failure(node, answer));
             var servers = (answer.payload.appServers || []).filter(function (a) {
               return a.ID !== asId;
             });
