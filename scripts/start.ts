@@ -10,6 +10,7 @@ import * as path from 'path';
 import { FakeLrc } from '../testkit/simulator/fake-lrc';
 import { sampleUplink } from '../testkit/simulator/sample-documents';
 import { postTunnelDocument } from '../testkit/simulator/uplink-poster';
+import { ThingParkApiServer } from '../testkit/thingpark-api-server';
 
 const root = path.resolve(__dirname, '..', '..');
 const userDir = path.join(root, '.demo');
@@ -20,6 +21,9 @@ const DEVICES = ['70B3D5E75E000001', '70B3D5E75E000002', '70B3D5E75E000003'];
 const LRC_PORT = Number(process.env.DEMO_LRC_PORT) || 1881;
 const UPLINK_EVERY_MS = Number(process.env.DEMO_UPLINK_MS) || 5000;
 const MQTT_PORT = Number(process.env.DEMO_MQTT_PORT) || 1883;
+const API_PORT = Number(process.env.DEMO_API_PORT) || 1882;
+/** The ThingPark API simulator's service account (examples/ThingPark devices and alarms.json uses it). */
+const API_ACCOUNT = { clientId: 'demo-service-account', clientSecret: 'demo-client-secret' };
 
 // aedes is an ES module; TypeScript's CommonJS output would turn a plain import() into require().
 const importEsm = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
@@ -74,7 +78,17 @@ async function deployDemo(): Promise<void> {
   const flow = JSON.parse(
     fs.readFileSync(path.join(root, 'examples', 'Demo - simulated ThingPark.json'), 'utf8'),
   ) as Array<Record<string, unknown>>;
+  // The ThingPark API tab, its account pointed at the simulator.
+  flow.push(
+    ...(JSON.parse(
+      fs.readFileSync(path.join(root, 'examples', 'ThingPark devices and alarms.json'), 'utf8'),
+    ) as Array<Record<string, unknown>>),
+  );
   for (const node of flow) {
+    if (node.type === 'thingpark-account') {
+      node.url = `http://127.0.0.1:${API_PORT}`;
+      node.credentials = API_ACCOUNT;
+    }
     if (node.type === 'thingpark-network') {
       node.credentials = { asKey: AS_KEY };
       node.lrcUrl = String(node.lrcUrl).replace(':1881/', `:${LRC_PORT}/`);
@@ -97,6 +111,11 @@ async function main(): Promise<void> {
   const uplinkTarget = { url: `${base}/thingpark/uplink`, asId: 'demo.as', asKey: AS_KEY };
   const platform = await startPlatformBroker();
   const lrc = await new FakeLrc({ asKey: AS_KEY, reportTo: uplinkTarget }).start(LRC_PORT);
+  const thingparkApi = await new ThingParkApiServer({
+    ...API_ACCOUNT,
+    devices: DEVICES.map((EUI, i) => ({ EUI, name: `Demo sensor ${i + 1}` })),
+    alarms: 2,
+  }).start(API_PORT);
   const red = spawn(
     process.execPath,
     [require.resolve('node-red/red.js'), '-u', userDir, '-s', path.join(userDir, 'settings.js')],
@@ -112,8 +131,8 @@ async function main(): Promise<void> {
     clearInterval(timer);
     red.kill('SIGINT');
     const exited = new Promise((resolve) => (red.exitCode === null ? red.once('exit', resolve) : resolve(0)));
-    void Promise.allSettled([lrc.stop(), exited.then(() => platform.stop())]).finally(() =>
-      process.exit(code),
+    void Promise.allSettled([lrc.stop(), thingparkApi.stop(), exited.then(() => platform.stop())]).finally(
+      () => process.exit(code),
     );
   };
   red.on('exit', (code) => stop(code ?? 0));
@@ -126,7 +145,8 @@ async function main(): Promise<void> {
   console.log(
     `  Simulated uplinks every ${UPLINK_EVERY_MS / 1000} s from ${DEVICES.length} devices; LRC simulator on 127.0.0.1:${LRC_PORT};`,
   );
-  console.log(`  platform broker (embedded MQTT) on 127.0.0.1:${MQTT_PORT}.\n`);
+  console.log(`  platform broker (embedded MQTT) on 127.0.0.1:${MQTT_PORT};`);
+  console.log(`  ThingPark API simulator on 127.0.0.1:${API_PORT} (tab "ThingPark devices and alarms").\n`);
 
   let fCnt = 0;
   const timer = setInterval(() => {

@@ -7,5 +7,8 @@ module.exports = {
     'dist/test/examples.test.js',
     'dist/test/editor/**/*.test.js',
     'dist/test/hostile/http-abuse.test.js',
+    'dist/test/thingpark-api/nodes.test.js',
+    'dist/test/thingpark-api/example.test.js',
+    'dist/test/hostile/secrets-thingpark-api.test.js',
   ],
 };
