@@ -21,12 +21,14 @@ describe('npm start: the demo works with no account', function () {
     port = await freePort();
     const lrcPort = await freePort();
     const mqttPort = await freePort();
+    const apiPort = await freePort();
     proc = spawn(process.execPath, [path.join(repoRoot, 'dist', 'scripts', 'start.js')], {
       env: {
         ...process.env,
         PORT: String(port),
         DEMO_LRC_PORT: String(lrcPort),
         DEMO_MQTT_PORT: String(mqttPort),
+        DEMO_API_PORT: String(apiPort),
         DEMO_UPLINK_MS: '300',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
