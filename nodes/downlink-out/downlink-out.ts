@@ -1,3 +1,5 @@
+// First: on a Node.js older than the package's floor, fail here with one line naming it.
+import '../../lib/node-version/require-supported';
 import { parseDownlink, downlinkDocument, type DownlinkRequest } from '../../lib/thingpark/downlink';
 import { isPlainObject } from '../../lib/thingpark/normalise';
 import type { Connectivity } from '../../lib/thingpark/document-types';

@@ -1,3 +1,5 @@
+// First: on a Node.js older than the package's floor, fail here with one line naming it.
+import '../../lib/node-version/require-supported';
 import type { DownlinkRequest } from '../../lib/thingpark/downlink';
 import { DEFAULT_TEMPLATE, devEuiOfThing } from '../../lib/thingworx/thing-mapping';
 import {
