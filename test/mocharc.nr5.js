@@ -1,5 +1,6 @@
 'use strict';
-// The second run of `npm test`: the tests that exercise Node-RED itself, on Node.js 22 + Node-RED 5.x.
+// The second and third runs of `npm test`: the tests that exercise Node-RED itself, on Node.js 24 and on
+// Node.js 26, with Node-RED 5.x (scripts/test.js).
 module.exports = {
   ...require('../.mocharc.js'),
   spec: [

@@ -1,3 +1,5 @@
+// First: on a Node.js older than the package's floor, fail here with one line naming it.
+import '../../lib/node-version/require-supported';
 import { ThingParkApiClient, ThingParkApiError, TokenSource, defaultTokenUrl } from '../../lib/thingpark-api';
 import { classifyNetworkError, failed, passed } from '../../lib/connection/connection-check';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';

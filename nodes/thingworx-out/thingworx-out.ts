@@ -1,3 +1,5 @@
+// First: on a Node.js older than the package's floor, fail here with one line naming it.
+import '../../lib/node-version/require-supported';
 import { DocumentError } from '../../lib/thingpark/mapping/document-types';
 import type { ThingWorxBody } from '../../lib/thingworx';
 import { registerOutNode } from '../shared/out-node';

@@ -1,3 +1,5 @@
+// First: on a Node.js older than the package's floor, fail here with one line naming it.
+import '../../lib/node-version/require-supported';
 import { wmwBody, type WmwBody } from '../../lib/wmw';
 import { registerOutNode } from '../shared/out-node';
 import type { NodeAPI } from '../shared/red';
