@@ -1,5 +1,7 @@
 /**
- * Delivery layer: one durable store-and-forward queue per platform connection.
+ * Delivery layer: one durable store-and-forward queue per platform connection. The folder owns the
+ * queue (delivery-queue.ts, the summary of how an entry travels, built on queue-state.ts, scheduling.ts,
+ * admission.ts and persistence.ts) and its stores; it imports nothing from the platform folders.
  *
  *   const { queue, warning } = await openQueue({ dir, deliver, maxEntries, policy });
  *   if (warning) node.warn(warning);            // LevelDB could not load: memory only
