@@ -1,7 +1,7 @@
 import { QueueClosedError, toError } from './errors';
 import { QueuePersistence } from './persistence';
 import type { CloseOptions, EngineOptions } from './queue-state';
-import { removeStoreDir } from './store-dir';
+import { removeStoreFile } from './store-file';
 import type { Store } from './store';
 import type { DeadLetter } from './types';
 
@@ -32,9 +32,9 @@ export class DeliveryQueue<T = unknown> extends QueuePersistence<T> {
     this.ready.catch(() => undefined);
   }
 
-  /** Deletes a closed queue's directory; refuses one holding files LevelDB did not write. */
-  static remove(dir: string): Promise<void> {
-    return removeStoreDir(dir);
+  /** Deletes a closed queue's database file; refuses a file that is not a queue's. */
+  static remove(file: string): Promise<void> {
+    return removeStoreFile(file);
   }
 
   /**
@@ -164,6 +164,9 @@ export class DeliveryQueue<T = unknown> extends QueuePersistence<T> {
       this.nextDeadId = snapshot.deadIds.length > 0 ? snapshot.deadIds[snapshot.deadIds.length - 1] + 1 : 0;
       if (snapshot.repaired)
         this.report(new Error('queue counters did not match the stored entries: rebuilt'));
+      const damaged = snapshot.damaged;
+      if (damaged) this.callback(() => this.options.onDamaged?.(damaged));
+      for (const notice of snapshot.notices ?? []) this.report(notice);
       this.isOpen = true;
       for (const p of this.pendingPushes) this.place(p);
       if (this.closePromise) return;

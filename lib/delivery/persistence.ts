@@ -14,6 +14,11 @@ import type { KeyCounter, StoreBatch } from './store';
 
 /** Key reads run at once. */
 const FETCH_CONCURRENCY = 64;
+/**
+ * Pushes written in one transaction at most: the store may run on the main thread (SQLite), and a
+ * write of this many entries of about 1 KB holds it some 15 ms.
+ */
+const MAX_WRITE_PUSHES = 2000;
 /** Pause before writing again after a storage write failed. */
 const WRITE_RETRY_MS = 1000;
 
@@ -33,14 +38,15 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
 
   /**
    * How many of the waiting pushes (oldest first) to write now: all but those from the first entry
-   * in memory still within its write-behind time; all of them once closing.
+   * in memory still within its write-behind time (all of them once closing), at most MAX_WRITE_PUSHES.
    */
   protected duePushes(): number {
     const pushes = this.pendingPushes;
-    if (this.writeBehindMs === 0 || this.closePromise) return pushes.length;
+    const most = Math.min(pushes.length, MAX_WRITE_PUSHES);
+    if (this.writeBehindMs === 0 || this.closePromise) return most;
     const now = Date.now();
     let due = 0;
-    while (due < pushes.length) {
+    while (due < most) {
       const p = pushes[due];
       if (p.live && now - p.at < this.writeBehindMs) break;
       due++;
