@@ -52,6 +52,10 @@ export function createQueue<T = unknown>(options: OpenQueueOptions<T>): OpenedQu
   const store = new SqliteStore(Database, options.file, {
     durability: options.durability,
     legacyDir: legacyQueueDir(options.file),
+    // The hook for lib/delivery/legacy-leveldb: `options.importLegacy ?? importLegacyQueue` once it
+    // lands. Called on open, before the queue loads, when the LevelDB folder exists; it writes the
+    // old entries and their counters with `store.write(batch)`, then moves the folder out of the way
+    // (it is imported on every open while it exists). Until then the folder is left alone and reported.
     importLegacy: options.importLegacy,
   });
   return { queue: new DeliveryQueue<T>(store, options), storage: 'sqlite' };
