@@ -1,8 +1,10 @@
 /**
- * Delivery layer: one durable store-and-forward queue per platform connection.
+ * Delivery layer: one durable store-and-forward queue per platform connection. The folder owns the
+ * queue (delivery-queue.ts, the summary of how an entry travels, built on queue-state.ts, scheduling.ts,
+ * admission.ts and persistence.ts) and its stores; it imports nothing from the platform folders.
  *
- *   const { queue, warning } = await openQueue({ dir, deliver, maxEntries, policy });
- *   if (warning) node.warn(warning);            // LevelDB could not load: memory only
+ *   const { queue, warning } = await openQueue({ file, deliver, maxEntries, policy, durability });
+ *   if (warning) node.warn(warning);            // node:sqlite could not load: memory only
  *   connection.on('connected', () => queue.start());
  *   connection.on('disconnected', () => queue.pause());
  *   await queue.push(devEUI, document);         // resolves once written (or delivered first); done(err) on rejection
@@ -19,12 +21,14 @@ export { QueueClosedError, QueueFullError } from './errors';
 export {
   createMemoryQueue,
   createQueue,
+  legacyQueueDir,
   openQueue,
   removeQueue,
   type OpenQueueOptions,
   type OpenedQueue,
 } from './open-queue';
-export type { LevelConstructor, LevelOptions } from './level-store';
+export type { Durability } from './sqlite-store';
+export type { DamagedFile } from './store';
 export {
   ack,
   permanent,

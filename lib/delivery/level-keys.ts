@@ -1,5 +1,6 @@
 /**
- * LevelDB key layout (all utf8 strings):
+ * The LevelDB key layout of the queues older versions wrote (kept for importing them into SQLite,
+ * lib/delivery/legacy-leveldb); all utf8 strings:
  *   e!<escaped key>\0<seq>  → body JSON        entries, one range per key, in seq order
  *   g!<seq>                 → "<size> <key>"   global order index (drop-oldest, verification)
  *   k!<key>                 → "<count> <bytes>" per-key counters, written in the same batches

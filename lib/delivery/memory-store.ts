@@ -1,7 +1,7 @@
 import type { IndexedEntry, OpenOptions, Store, StoreBatch, StoreSnapshot, StoredEntry } from './store';
 
 /**
- * The fallback when LevelDB cannot load: the same behaviour as the disk store, but entries live in
+ * The fallback when node:sqlite cannot load: the same behaviour as the disk store, but entries live in
  * memory (bounded by the queue's limits) and are lost on restart.
  */
 export class MemoryStore implements Store {

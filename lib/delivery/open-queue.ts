@@ -1,62 +1,66 @@
+import { importLegacyQueue, type LegacyImport } from './legacy-leveldb';
 import { DeliveryQueue, type EngineOptions } from './delivery-queue';
-import { LevelStore, type LevelConstructor, type LevelOptions } from './level-store';
 import { MemoryStore } from './memory-store';
-import { removeStoreDir } from './store-dir';
+import { loadSqlite, type SqliteConstructor } from './sqlite-db';
+import { SqliteStore, type Durability } from './sqlite-store';
+import type { Store } from './store';
+import { removeStoreFile } from './store-file';
 import type { QueueOptions } from './types';
 
 export interface OpenQueueOptions<T> extends EngineOptions<T> {
-  /** The queue's own directory, created if missing (one per connection; `destroy()` deletes it). */
-  dir: string;
   /**
-   * fsync every write. Off (default), a push that resolved survives a killed process but the last
-   * writes may be lost on a power cut; on, it survives both, at the cost of throughput.
+   * The queue's own database file (one per connection), created if missing; `destroy()` deletes it.
+   * An older LevelDB queue directory beside it (the same path without `.sqlite`) is imported on open.
    */
-  sync?: boolean;
-  /** LevelDB cache and buffer sizes (defaults suit a gateway: about 6 MiB). */
-  levelOptions?: LevelOptions;
-  /** Loads `classic-level`'s constructor; a test replaces it to simulate a missing native module. */
-  loadLevel?: () => LevelConstructor;
+  file: string;
+  /** What an acknowledged push survives (default `process`; see `Durability`). */
+  durability?: Durability;
+  /** Loads node:sqlite's `DatabaseSync`; a test replaces it to simulate a Node.js without it. */
+  loadSqlite?: () => SqliteConstructor;
+  /** Imports an older LevelDB queue directory into the new store (lib/delivery/legacy-leveldb). */
+  importLegacy?: (dir: string, store: Store) => Promise<LegacyImport>;
 }
 
 export interface OpenedQueue<T> {
   queue: DeliveryQueue<T>;
-  storage: 'leveldb' | 'memory';
+  storage: 'sqlite' | 'memory';
   /** Set when the queue fell back to memory: say so to the user. */
   warning?: string;
 }
 
-function loadClassicLevel(): LevelConstructor {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('classic-level') as typeof import('classic-level')).ClassicLevel;
+/** The directory an older version kept this queue in (LevelDB), beside the file. */
+export function legacyQueueDir(file: string): string | undefined {
+  return file.endsWith('.sqlite') ? file.slice(0, -'.sqlite'.length) : undefined;
 }
 
 /**
- * A queue on LevelDB in `options.dir`, or in memory (with a warning) if the native module cannot be
+ * A queue in the SQLite file `options.file`, or in memory (with a warning) if node:sqlite cannot be
  * loaded. Returns at once; the store opens in the background (`queue.ready`), pushes made meanwhile wait.
  */
 export function createQueue<T = unknown>(options: OpenQueueOptions<T>): OpenedQueue<T> {
-  let Level: LevelConstructor;
+  let Database: SqliteConstructor;
   try {
-    Level = (options.loadLevel ?? loadClassicLevel)();
-    if (typeof Level !== 'function') throw new TypeError('classic-level exports no ClassicLevel');
+    Database = (options.loadSqlite ?? loadSqlite)();
+    if (typeof Database !== 'function') throw new TypeError('node:sqlite exports no DatabaseSync');
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     return {
       queue: new DeliveryQueue<T>(new MemoryStore(), options),
       storage: 'memory',
-      warning: `LevelDB (classic-level) could not be loaded, messages are buffered in memory only and lost on restart: ${reason}`,
+      warning: `SQLite (node:sqlite, Node.js 22.13 or later) could not be loaded, messages are buffered in memory only and lost on restart: ${reason}`,
     };
   }
-  return {
-    queue: new DeliveryQueue<T>(
-      new LevelStore(Level, options.dir, options.sync, options.levelOptions),
-      options,
-    ),
-    storage: 'leveldb',
-  };
+  const store = new SqliteStore(Database, options.file, {
+    durability: options.durability,
+    legacyDir: legacyQueueDir(options.file),
+    // Called on open, before the queue loads, when an older version's LevelDB folder is there: its
+    // entries (same seqs, so the same order) and dead letters are written, then its files deleted.
+    importLegacy: options.importLegacy ?? importLegacyQueue,
+  });
+  return { queue: new DeliveryQueue<T>(store, options), storage: 'sqlite' };
 }
 
-/** `createQueue`, resolved once the store is open (rejects if it cannot be opened, e.g. locked or unreadable). */
+/** `createQueue`, resolved once the store is open (rejects if it cannot be opened, e.g. held by another). */
 export async function openQueue<T = unknown>(options: OpenQueueOptions<T>): Promise<OpenedQueue<T>> {
   const opened = createQueue(options);
   await opened.queue.ready;
@@ -68,7 +72,7 @@ export function createMemoryQueue<T = unknown>(options: QueueOptions<T>): Delive
   return new DeliveryQueue<T>(new MemoryStore(), options);
 }
 
-/** Deletes a closed queue's directory (its config node was removed); refuses a directory that is not a queue's. */
-export function removeQueue(dir: string): Promise<void> {
-  return removeStoreDir(dir);
+/** Deletes a closed queue's file (its config node was removed); refuses a file that is not a queue's. */
+export function removeQueue(file: string): Promise<void> {
+  return removeStoreFile(file);
 }

@@ -1,4 +1,4 @@
-/** The storage behind a queue: LevelDB on disk, or memory when the native module cannot load. */
+/** The storage behind a queue: SQLite on disk (node:sqlite), or memory when node:sqlite cannot load. */
 
 export interface StoredEntry {
   seq: number;
@@ -26,6 +26,21 @@ export interface StoreSnapshot {
   deadIds: number[];
   /** The persisted counters disagreed with the entries and were rebuilt. */
   repaired: boolean;
+  /** The file was damaged: kept aside, and the queue started afresh with what could be saved. */
+  damaged?: DamagedFile;
+  /** Things the owner should hear about (reported through `onError`). */
+  notices?: Error[];
+}
+
+export interface DamagedFile {
+  /** Where the damaged file was moved. */
+  keptAs: string;
+  /** What was wrong with it. */
+  reason: string;
+  /** Entries saved from it into the fresh queue. */
+  recovered: number;
+  /** Entries it held that could not be saved; undefined when that cannot be told. */
+  lost: number | undefined;
 }
 
 /** Applied atomically. */
@@ -44,7 +59,7 @@ export interface OpenOptions {
 }
 
 export interface Store {
-  readonly kind: 'leveldb' | 'memory';
+  readonly kind: 'sqlite' | 'memory';
   open(options: OpenOptions): Promise<StoreSnapshot>;
   write(batch: StoreBatch): Promise<void>;
   /** Up to `limit` entries of `key` with seq > `afterSeq`, in seq order. */

@@ -1,3 +1,5 @@
+import type { DamagedFile } from './store';
+
 /** What the platform client answers for one entry. */
 export type DeliveryResult =
   | { readonly kind: 'ack' }
@@ -77,6 +79,11 @@ export interface QueueOptions<T> {
   dropReportMs?: number;
   /** An entry was refused for good and moved to the dead letters. */
   onPoison?: (entry: QueueEntry<T>, error: Error) => void;
+  /**
+   * The store's file was damaged (not a database, cut short, overwritten): it was kept aside and the
+   * queue started afresh with what could be saved. Reported once, at opening.
+   */
+  onDamaged?: (damaged: DamagedFile) => void;
   /** A background storage error (the affected writes are retried). */
   onError?: (error: Error) => void;
   /** Start dispatching as soon as the store is open (default false: call `start()`). */
@@ -86,7 +93,7 @@ export interface QueueOptions<T> {
 }
 
 export interface QueueStats {
-  storage: 'leveldb' | 'memory';
+  storage: 'sqlite' | 'memory';
   state: 'opening' | 'running' | 'paused' | 'closing' | 'closed' | 'failed';
   /** Entries in the queue (in flight included), and their bytes. */
   queued: number;

@@ -1,6 +1,13 @@
 import * as os from 'os';
 import * as path from 'path';
-import { createQueue, type BufferPolicy, type DeliveryQueue, type QueueStats } from '../../lib/delivery';
+import {
+  createQueue,
+  type BufferPolicy,
+  type DamagedFile,
+  type DeliveryQueue,
+  type Durability,
+  type QueueStats,
+} from '../../lib/delivery';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../../lib/connection/platform-client';
 import { UserRegistry } from './user-registry';
 import { errorMessage, type Node, type NodeAPI, type NodeStatus } from './red';
@@ -8,6 +15,8 @@ import { errorMessage, type Node, type NodeAPI, type NodeStatus } from './red';
 export interface BufferSettings {
   bufferMax?: number | string;
   bufferPolicy?: string;
+  /** `process` (default) or `power`: what an accepted message survives (see lib/delivery Durability). */
+  durability?: string;
 }
 
 /** Counters a flow can read (`msg.topic = "stats"` into an out node). */
@@ -28,12 +37,18 @@ const STATE_STATUS: Record<ConnectionState, Pick<NodeStatus, 'fill' | 'shape'> &
 const STATUS_EVERY_MS = 500;
 export const DEFAULT_BUFFER_MAX = 100000;
 
-/** Where a connection's queue lives: under Node-RED's user directory, one folder per config node. */
-export function queueDir(RED: NodeAPI, nodeId: string): string {
+/**
+ * Where a connection's queue lives: under Node-RED's user directory, one SQLite file per config node
+ * (`<id>.sqlite`; an older version's LevelDB folder `<id>` beside it is imported on open).
+ */
+export function queueFile(RED: NodeAPI, nodeId: string): string {
   const userDir =
     (RED.settings as unknown as { userDir?: string }).userDir ?? path.join(os.homedir(), '.node-red');
-  return path.join(userDir, 'thingpark-queues', nodeId.replace(/[^A-Za-z0-9_.-]/g, '_'));
+  return path.join(userDir, 'thingpark-queues', nodeId.replace(/[^A-Za-z0-9_.-]/g, '_') + '.sqlite');
 }
+
+/** A crash of Node-RED loses nothing acknowledged by default; `power` also survives a power cut, slower. */
+export const DEFAULT_DURABILITY: Durability = 'process';
 
 /**
  * What a platform config node owns: its client, its durable queue, its users. The queue opens with
@@ -47,6 +62,8 @@ export class PlatformConnection<T> {
   private statusTimer?: NodeJS.Timeout;
   private lastErrorText = '';
   private closed = false;
+  /** Shown in the status from the moment the queue's file was found damaged until the node restarts. */
+  private damagedNote = '';
 
   constructor(
     private readonly RED: NodeAPI,
@@ -68,7 +85,8 @@ export class PlatformConnection<T> {
     node.users = this.registry.nodes;
     const max = Number(buffer.bufferMax);
     const opened = createQueue<T>({
-      dir: queueDir(RED, node.id),
+      file: queueFile(RED, node.id),
+      durability: buffer.durability === 'power' ? 'power' : DEFAULT_DURABILITY,
       deliver: (entry) => client.deliver(entry),
       maxEntries: Number.isInteger(max) && max > 0 ? max : DEFAULT_BUFFER_MAX,
       policy: (buffer.bufferPolicy === 'reject' ? 'reject' : 'drop-oldest') as BufferPolicy,
@@ -84,6 +102,7 @@ export class PlatformConnection<T> {
         ),
       onError: (err) =>
         this.registry.reportError(RED._('thingpark-common.buffer.storage', { error: err.message })),
+      onDamaged: (damaged) => this.reportDamaged(node, damaged),
     });
     this.queue = opened.queue;
     if (opened.warning) node.warn(opened.warning);
@@ -155,6 +174,22 @@ export class PlatformConnection<T> {
     };
   }
 
+  /** The queue file was damaged: said in the log (with the numbers) and in the status, never fatal. */
+  private reportDamaged(node: Node, damaged: DamagedFile): void {
+    const lost = damaged.lost ?? this.RED._('thingpark-common.buffer.unknown');
+    node.error(
+      this.RED._('thingpark-common.buffer.damaged', {
+        file: damaged.keptAs,
+        reason: damaged.reason,
+        recovered: damaged.recovered,
+        lost,
+      }),
+      {},
+    );
+    this.damagedNote = this.RED._('thingpark-common.status.damaged', { lost });
+    this.showStatus();
+  }
+
   private scheduleStatus(): void {
     if (!this.statusTimer && !this.closed)
       this.statusTimer = setTimeout(() => this.showStatus(), STATUS_EVERY_MS);
@@ -175,7 +210,8 @@ export class PlatformConnection<T> {
     if (queued > 0) text += ` · ${this.RED._('thingpark-common.status.queued', { count: queued })}`;
     else if (this.client.state === 'disconnected' && this.client.lastError)
       text += `: ${this.client.lastError.message}`;
-    this.registry.setStatus({ fill: s.fill, shape: s.shape, text });
+    if (this.damagedNote) text += ` · ${this.damagedNote}`;
+    this.registry.setStatus({ fill: this.damagedNote ? 'yellow' : s.fill, shape: s.shape, text });
     if (queued > 0) this.scheduleStatus();
   }
 

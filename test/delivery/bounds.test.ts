@@ -20,7 +20,7 @@ describe('delivery queue: bounds', () => {
     const rec = recorder();
     const reports: Array<[number, number]> = [];
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       maxEntries: 100,
       onDrop: (n, total) => reports.push([n, total]),
@@ -52,7 +52,7 @@ describe('delivery queue: bounds', () => {
       if (e.body.n < 2) await new Promise<void>((r) => hold.push(r));
       return ack();
     });
-    ({ queue } = await openQueue<Body>({ dir: dirs.make(), deliver: rec.deliver, maxEntries: 10 }));
+    ({ queue } = await openQueue<Body>({ file: dirs.make(), deliver: rec.deliver, maxEntries: 10 }));
     await queue.push('a', { n: 0 });
     await queue.push('b', { n: 1 });
     queue.start();
@@ -72,7 +72,7 @@ describe('delivery queue: bounds', () => {
   it('reject: refuses the push that does not fit with a QueueFullError, accepts again once room is made', async () => {
     const rec = recorder();
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       maxEntries: 20,
       policy: 'reject',
@@ -98,7 +98,7 @@ describe('delivery queue: bounds', () => {
 
   it('reject: holds the bound when pushes arrive while a write is under way', async () => {
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: recorder().deliver,
       maxEntries: 20,
       policy: 'reject',
@@ -119,7 +119,7 @@ describe('delivery queue: bounds', () => {
     const body = (n: number): Body => ({ n, pad: 'x'.repeat(90) });
     const one = sizeOf('k', body(10)); // same size for two-digit n
     const rec = recorder();
-    ({ queue } = await openQueue<Body>({ dir: dirs.make(), deliver: rec.deliver, maxBytes: one * 5 }));
+    ({ queue } = await openQueue<Body>({ file: dirs.make(), deliver: rec.deliver, maxBytes: one * 5 }));
     for (let n = 10; n < 20; n++) await queue.push('k', body(n));
     assert.equal(queue.length, 5);
     assert.equal(queue.byteLength, one * 5);
@@ -134,7 +134,7 @@ describe('delivery queue: bounds', () => {
     await queue.close();
 
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       maxBytes: one * 3,
       policy: 'reject',
@@ -148,12 +148,12 @@ describe('delivery queue: bounds', () => {
   });
 
   it('applies a smaller maxEntries to a store reopened over the limit', async () => {
-    const dir = dirs.make();
+    const file = dirs.make();
     const rec = recorder();
-    ({ queue } = await openQueue<Body>({ dir, deliver: rec.deliver }));
+    ({ queue } = await openQueue<Body>({ file, deliver: rec.deliver }));
     await Promise.all(range(0, 50).map((n) => queue!.push('k', { n })));
     await queue.close();
-    ({ queue } = await openQueue<Body>({ dir, deliver: rec.deliver, maxEntries: 20 }));
+    ({ queue } = await openQueue<Body>({ file, deliver: rec.deliver, maxEntries: 20 }));
     await waitFor(() => queue!.length === 20, 2000, 'trimmed');
     assert.equal(queue.stats().dropped, 30);
     queue.start();

@@ -20,7 +20,7 @@ describe('delivery queue: a stuck device does not block the others', () => {
       return e.key === 'stuck' && stuck ? retryable(new Error('device refused')) : ack();
     });
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       maxInflight: 4,
       retry: { initialMs: 20, maxMs: 80, jitter: 0 },
@@ -53,7 +53,7 @@ describe('delivery queue: a stuck device does not block the others', () => {
   it('does not let many stuck keys exhaust the read-ahead budget', async () => {
     const rec = recorder((e) => (e.key.startsWith('stuck') ? retryable(new Error('no')) : ack()));
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       maxInflight: 4,
       readAhead: 16,
@@ -83,7 +83,7 @@ describe('delivery queue: a stuck device does not block the others', () => {
       return ack();
     });
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       retry: { initialMs: 60000, maxMs: 60000 },
     }));

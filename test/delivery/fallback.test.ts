@@ -15,18 +15,18 @@ describe('delivery queue: fallback, input checks and storage failures', () => {
   const dirs = new TempDirs();
   afterEach(() => dirs.cleanup());
 
-  it('falls back to memory with a warning when classic-level cannot be loaded', async () => {
+  it('falls back to memory with a warning when node:sqlite cannot be loaded', async () => {
     const rec = recorder();
     const { queue, storage, warning } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
-      loadLevel: () => {
-        throw new Error('Cannot find module classic-level/prebuilds/linux-mips');
+      loadSqlite: () => {
+        throw new Error('No such built-in module: node:sqlite');
       },
     });
     assert.equal(storage, 'memory');
     assert.equal(queue.storage, 'memory');
-    assert.match(warning ?? '', /in memory only.*linux-mips/);
+    assert.match(warning ?? '', /in memory only.*node:sqlite/);
     await Promise.all(range(0, 50).map((n) => queue.push(`k${n % 2}`, { n })));
     assert.equal(queue.stats().storage, 'memory');
     assert.equal(queue.length, 50);
@@ -39,14 +39,14 @@ describe('delivery queue: fallback, input checks and storage failures', () => {
     await queue.close();
   });
 
-  it('uses LevelDB when it loads, and pushes made before the store is open wait for it', async () => {
+  it('uses SQLite when it loads, and pushes made before the store is open wait for it', async () => {
     const rec = recorder();
     const { queue, storage, warning } = createQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       autoStart: true,
     });
-    assert.equal(storage, 'leveldb');
+    assert.equal(storage, 'sqlite');
     assert.equal(warning, undefined);
     const pushed = Promise.all(range(0, 10).map((n) => queue.push('k', { n })));
     await queue.ready;
@@ -58,7 +58,7 @@ describe('delivery queue: fallback, input checks and storage failures', () => {
 
   it('refuses bad input with a clear error and goes on', async () => {
     const rec = recorder();
-    const { queue } = await openQueue<Body>({ dir: dirs.make(), deliver: rec.deliver, autoStart: true });
+    const { queue } = await openQueue<Body>({ file: dirs.make(), deliver: rec.deliver, autoStart: true });
     const circular: Record<string, unknown> = { n: 0 };
     circular.self = circular;
     await assert.rejects(queue.push('k', circular as Body), TypeError);

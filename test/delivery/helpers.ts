@@ -3,14 +3,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { ack, type DeliveryResult, type QueueEntry } from '../../lib/delivery';
 
-/** Temporary directories for queues, removed by `cleanup()`. */
+/** Temporary queue files, each in its own directory, removed by `cleanup()`. */
 export class TempDirs {
   private readonly dirs: string[] = [];
 
   make(): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tp-queue-'));
     this.dirs.push(dir);
-    return path.join(dir, 'queue');
+    return path.join(dir, 'queue.sqlite');
   }
 
   cleanup(): void {

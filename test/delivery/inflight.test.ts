@@ -36,7 +36,7 @@ describe('delivery queue: inflight window', () => {
         return ack();
       });
       ({ queue } = await openQueue<Body>({
-        dir: dirs.make(),
+        file: dirs.make(),
         deliver: rec.deliver,
         maxInflight,
         perKeyInflight,
@@ -58,7 +58,7 @@ describe('delivery queue: inflight window', () => {
   it('reports the window through stats() and frees it as acknowledgements come', async () => {
     const release: Array<() => void> = [];
     const rec = recorder(() => new Promise<DeliveryResult>((r) => release.push(() => r(ack()))));
-    ({ queue } = await openQueue<Body>({ dir: dirs.make(), deliver: rec.deliver, maxInflight: 5 }));
+    ({ queue } = await openQueue<Body>({ file: dirs.make(), deliver: rec.deliver, maxInflight: 5 }));
     await Promise.all(range(0, 20).map((n) => queue!.push(`k${n}`, { n })));
     queue.start();
     await waitFor(() => release.length === 5, 2000, 'five in flight');

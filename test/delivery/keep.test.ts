@@ -1,21 +1,21 @@
 import { strict as assert } from 'assert';
-import { ClassicLevel } from 'classic-level';
 import * as fc from 'fast-check';
 import { ack, createMemoryQueue, DeliveryQueue, openQueue, retryable } from '../../lib/delivery';
-import { LevelStore } from '../../lib/delivery/level-store';
+import { loadSqlite } from '../../lib/delivery/sqlite-db';
+import { SqliteStore } from '../../lib/delivery/sqlite-store';
 import { MemoryStore } from '../../lib/delivery/memory-store';
 import type { StoreBatch, StoredEntry } from '../../lib/delivery/store';
 import { range, recorder, sleep, TempDirs, waitFor, type Body } from './helpers';
 
-/** The real LevelDB store, counting the reads and puts the queue makes; its writes can be held back. */
-class CountingLevelStore extends LevelStore {
+/** The real SQLite store, counting the reads and puts the queue makes; its writes can be held back. */
+class CountingStore extends SqliteStore {
   reads = 0;
   puts = 0;
   failNext = 0;
   private held: Promise<void> | undefined;
   private release: (() => void) | undefined;
-  constructor(dir: string) {
-    super(ClassicLevel, dir);
+  constructor(file: string) {
+    super(loadSqlite(), file);
   }
   override readKey(key: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
     this.reads++;
@@ -51,7 +51,7 @@ describe('delivery queue: entries kept in memory from the write', () => {
   });
 
   it('delivers what it writes while keeping up without reading it back, and reads a backlog from disk', async () => {
-    const store = new CountingLevelStore(dirs.make());
+    const store = new CountingStore(dirs.make());
     const rec = recorder();
     queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver, readAhead: 64, maxInflight: 32 });
     await queue.ready;
@@ -81,8 +81,8 @@ describe('delivery queue: entries kept in memory from the write', () => {
   });
 
   it('delivers an entry while its write waits; one delivered before its write starts is never written', async () => {
-    const dir = dirs.make();
-    const store = new CountingLevelStore(dir);
+    const file = dirs.make();
+    const store = new CountingStore(file);
     let openGate: (() => void) | undefined;
     const gate = new Promise<void>((resolve) => (openGate = resolve));
     const rec = recorder(async (e) => {
@@ -121,13 +121,13 @@ describe('delivery queue: entries kept in memory from the write', () => {
     assert.equal(queue.stats().keys, 0, 'no bookkeeping left for delivered keys');
     await queue.close();
     queue = undefined;
-    const reopened = await openQueue<Body>({ dir, deliver: rec.deliver, verifyOnOpen: true });
+    const reopened = await openQueue<Body>({ file, deliver: rec.deliver, verifyOnOpen: true });
     assert.equal(reopened.queue.length, 0, 'nothing left in the store');
     await reopened.queue.close();
   });
 
   it('writes an entry still undelivered after writeBehindMs, and resolves its push then', async () => {
-    const store = new CountingLevelStore(dirs.make());
+    const store = new CountingStore(dirs.make());
     queue = new DeliveryQueue<Body>(store, {
       deliver: () => new Promise(() => undefined),
       writeBehindMs: 100,
@@ -145,7 +145,7 @@ describe('delivery queue: entries kept in memory from the write', () => {
   });
 
   it('refuses a push whose write fails and does not send its entry again, even if it was in flight', async () => {
-    const store = new CountingLevelStore(dirs.make());
+    const store = new CountingStore(dirs.make());
     let failFirst = true;
     let releaseDelivery: (() => void) | undefined;
     const attempts: number[] = [];

@@ -1,81 +1,22 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { ClassicLevel } from 'classic-level';
+import { openQueue, type DeliveryResult, type QueueEntry } from '../../lib/delivery';
 import { hasLegacyQueue, importLegacyQueue } from '../../lib/delivery/legacy-leveldb';
 import type { KeyCounter, OpenOptions, Store, StoreBatch, StoreSnapshot } from '../../lib/delivery/store';
+import { repoRoot } from '../../testkit/paths';
+import { TempDirs, waitFor } from './helpers';
 
-// The LevelDB layout of the queue before the SQLite store (versions up to 0.1), frozen here as the
-// format an upgrade must read: e!<escaped key>\0<seq hex16> → JSON, g!<seq> → "<size> <key>",
-// k!<key> → "<count> <bytes>", d!<id hex16> → dead letter record.
-const hex16 = (n: number) => n.toString(16).padStart(16, '0');
-const escapeKey = (k: string) => k.split('\x01').join('\x01\x02').split('\x00').join('\x01\x01');
-const entryKey = (key: string, seq: number) => 'e!' + escapeKey(key) + '\x00' + hex16(seq);
+// The fixture is a queue as version 0.1 (LevelDB) left it: written by LevelDB itself
+// (fixtures/make-leveldb-queue.js), with tables on several levels in snappy-compressed blocks, a live
+// write-ahead log, drained entries (tombstones) and dead letters. legacy-layout.js says what it holds.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const layout = require(path.join(repoRoot, 'test', 'delivery', 'fixtures', 'legacy-layout.js')) as {
+  queued(): Array<{ seq: number; key: string; json: string }>;
+  deadLetters(): Array<{ id: number; record: string }>;
+};
+const FIXTURE = path.join(repoRoot, 'test', 'delivery', 'fixtures', 'leveldb-queue-0.1');
 const sizeOf = (key: string, json: string) => Buffer.byteLength(json) + Buffer.byteLength(key);
-
-const KEYS = [
-  ...Array.from({ length: 297 }, (_, i) => `70B3D57ED0${String(i).padStart(6, '0')}`),
-  'a\x00b',
-  'c\x01\x02d',
-  'é€😀',
-];
-
-interface Legacy {
-  entries: Map<number, { key: string; json: string }>;
-  dead: Map<number, string>;
-}
-
-/** Writes an old queue as version 0.1 did, with drains (tombstones), compactions and a live log. */
-async function writeLegacyQueue(dir: string, total: number): Promise<Legacy> {
-  // A small write buffer, so the entries spread over many tables on several levels.
-  const db = new ClassicLevel<string, string>(dir, { writeBufferSize: 64 * 1024 });
-  await db.open();
-  const legacy: Legacy = { entries: new Map(), dead: new Map() };
-  const counters = new Map<string, KeyCounter>();
-  let seq = 0;
-  const push = async (n: number) => {
-    const b = db.batch();
-    for (let i = 0; i < n; i++, seq++) {
-      const key = KEYS[seq % KEYS.length];
-      const json = JSON.stringify({
-        DevEUI_uplink: { DevEUI: key, FCntUp: seq, payload_hex: 'ab'.repeat(20 + (seq % 30)) },
-      });
-      b.put(entryKey(key, seq), json);
-      b.put('g!' + hex16(seq), `${sizeOf(key, json)} ${key}`);
-      legacy.entries.set(seq, { key, json });
-      const c = counters.get(key) ?? { key, count: 0, bytes: 0 };
-      c.count++;
-      c.bytes += sizeOf(key, json);
-      counters.set(key, c);
-      b.put('k!' + key, `${c.count} ${c.bytes}`);
-    }
-    await b.write();
-  };
-  const drainOldest = async (n: number) => {
-    const b = db.batch();
-    for (const [s, e] of [...legacy.entries].slice(0, n)) {
-      b.del(entryKey(e.key, s));
-      b.del('g!' + hex16(s));
-      legacy.entries.delete(s);
-    }
-    await b.write();
-  };
-  for (let written = 0; written < total; written += 500) await push(Math.min(500, total - written));
-  await drainOldest(Math.floor(total / 6));
-  for (let id = 1; id <= 5; id++) {
-    const record = JSON.stringify({ id, key: KEYS[id], reason: `refused ${id}`, body: { n: id } });
-    await db.put('d!' + hex16(id), record);
-    legacy.dead.set(id, record);
-  }
-  await db.compactRange('d!', 'k"');
-  await push(1000); // stays in the write-ahead log
-  await drainOldest(300);
-  await db.del('d!' + hex16(2));
-  legacy.dead.delete(2);
-  await db.close();
-  return legacy;
-}
 
 /** A store that records what it is given: puts by seq (a put of a known seq replaces it). */
 class RecordingStore implements Store {
@@ -108,83 +49,93 @@ class RecordingStore implements Store {
   async destroy() {}
 }
 
-function assertCarried(store: RecordingStore, legacy: Legacy): void {
-  assert.equal(store.entries.size, legacy.entries.size, 'every queued entry, none twice');
-  for (const [seq, e] of legacy.entries) {
-    const got = store.entries.get(seq);
-    assert.ok(got, `entry ${seq} carried`);
+function assertCarried(store: RecordingStore): void {
+  const expected = layout.queued();
+  assert.equal(store.entries.size, expected.length, 'every queued entry, none twice');
+  const counters = new Map<string, { count: number; bytes: number }>();
+  for (const e of expected) {
+    const got = store.entries.get(e.seq);
+    assert.ok(got, `entry ${e.seq} carried`);
     assert.equal(got.key, e.key);
     assert.equal(got.json, e.json);
     assert.equal(got.size, sizeOf(e.key, e.json));
-  }
-  const expected = new Map<string, { count: number; bytes: number }>();
-  for (const e of legacy.entries.values()) {
-    const c = expected.get(e.key) ?? { count: 0, bytes: 0 };
+    const c = counters.get(e.key) ?? { count: 0, bytes: 0 };
     c.count++;
     c.bytes += sizeOf(e.key, e.json);
-    expected.set(e.key, c);
+    counters.set(e.key, c);
   }
-  for (const [key, c] of expected) {
+  for (const [key, c] of counters) {
     assert.deepEqual(store.counters.get(key), { key, ...c }, `counters of ${JSON.stringify(key)}`);
   }
   assert.deepEqual(
     [...store.dead].sort((a, b) => a[0] - b[0]),
-    [...legacy.dead].sort((a, b) => a[0] - b[0]),
+    layout.deadLetters().map((d) => [d.id, d.record]),
   );
 }
 
-describe('delivery queue: upgrading from the LevelDB store (read without LevelDB)', function () {
+describe('delivery queue: upgrading from the LevelDB queue of version 0.1 (read without LevelDB)', function () {
   this.timeout(120000);
-  const dirs: string[] = [];
-  const tmp = () => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'legacy-queue-'));
-    dirs.push(d);
-    return path.join(d, 'queue');
+  const dirs = new TempDirs();
+  after(() => dirs.cleanup());
+  /** A copy of the fixture as `<tmp>/queue`, beside the new store's `<tmp>/queue.sqlite`. */
+  const oldQueue = () => {
+    const file = dirs.make();
+    const dir = file.slice(0, -'.sqlite'.length);
+    fs.cpSync(FIXTURE, dir, { recursive: true });
+    return { file, dir };
   };
-  after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-  it('carries 50 000 queued uplinks of an old queue (tables on several levels, snappy blocks, a live log, drained entries, dead letters) with their order, then removes LevelDB files', async () => {
-    const dir = tmp();
-    const legacy = await writeLegacyQueue(dir, 60000);
-    assert.ok(legacy.entries.size >= 50000, `${legacy.entries.size} queued`);
-    const files = fs.readdirSync(dir);
-    const tables = files.filter((f) => f.endsWith('.ldb'));
-    assert.ok(tables.length >= 3, `several tables (${tables.length})`);
-    assert.ok(
-      files.some((f) => f.endsWith('.log') && fs.statSync(path.join(dir, f)).size > 0),
-      'a non-empty log',
-    );
-    const tableBytes = tables.reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0);
-    const rawBytes = [...legacy.entries.values()].reduce((s, e) => s + e.json.length, 0);
-    assert.ok(tableBytes < rawBytes / 2, 'blocks are snappy-compressed (tables far smaller than the data)');
-
+  it('carries the 50 700 queued uplinks and the dead letters, with their seqs, then removes the LevelDB files', async () => {
+    const { dir } = oldQueue();
     assert.equal(hasLegacyQueue(dir), true);
     const store = new RecordingStore();
     const result = await importLegacyQueue(dir, store);
-    assert.deepEqual(result, { entries: legacy.entries.size, deadLetters: legacy.dead.size, damaged: 0 });
-    assertCarried(store, legacy);
+    assert.deepEqual(result, { entries: layout.queued().length, deadLetters: 4, damaged: 0 });
+    assertCarried(store);
     assert.equal(fs.existsSync(dir), false, 'the LevelDB directory is gone');
-    assert.equal(hasLegacyQueue(dir), false);
+  });
+
+  it('a connection opening its queue after the upgrade delivers every one of them, in order per device, and keeps the dead letters', async () => {
+    const { file, dir } = oldQueue();
+    const acked = new Map<string, number[]>();
+    const deliver = async (e: QueueEntry<{ DevEUI_uplink: { FCntUp: number } }>): Promise<DeliveryResult> => {
+      const list = acked.get(e.key) ?? [];
+      list.push(e.body.DevEUI_uplink.FCntUp);
+      acked.set(e.key, list);
+      return { kind: 'ack' };
+    };
+    const errors: string[] = [];
+    const { queue } = await openQueue({ file, deliver, onError: (e) => errors.push(e.message) });
+    assert.equal(fs.existsSync(dir), false);
+    assert.ok(
+      errors.some((m) => /carried 50700 queued messages and 4 dead letters/.test(m)),
+      errors.join('; '),
+    );
+    assert.equal(queue.length, layout.queued().length);
+    queue.start();
+    await waitFor(() => queue.length === 0, 60000, 'drained');
+    const expected = new Map<string, number[]>();
+    for (const e of layout.queued()) expected.set(e.key, [...(expected.get(e.key) ?? []), e.seq]);
+    assert.deepEqual(acked, expected);
+    assert.equal((await queue.deadLetters()).length, 4);
+    await queue.close();
   });
 
   it('is idempotent: a power cut half-way leaves the old queue, and the next start carries it whole', async () => {
-    const dir = tmp();
-    const legacy = await writeLegacyQueue(dir, 12000);
+    const { dir } = oldQueue();
     const store = new RecordingStore();
     store.failAfter = 7;
     await assert.rejects(importLegacyQueue(dir, store), /power cut/);
     assert.equal(hasLegacyQueue(dir), true, 'still there to import again');
-    assert.ok(store.entries.size > 0 && store.entries.size < legacy.entries.size);
+    assert.ok(store.entries.size > 0 && store.entries.size < layout.queued().length);
     store.failAfter = Infinity;
     await importLegacyQueue(dir, store);
-    assertCarried(store, legacy);
+    assertCarried(store);
   });
 
-  it('keeps what it can read of a damaged log (a torn tail, as a crash mid-write leaves) and counts the rest', async () => {
-    const dir = tmp();
-    const legacy = await writeLegacyQueue(dir, 6000);
-    // The newest log ends with the last write (the deletion of dead letter 2): tear it, as a crash
-    // part-way through that write leaves it.
+  it('keeps what it can read of a torn log (a crash mid-write) and counts the rest', async () => {
+    const { dir } = oldQueue();
+    // The newest log ends with the last write (the deletion of dead letter 2): tear it.
     const log = fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.log'))
@@ -195,27 +146,9 @@ describe('delivery queue: upgrading from the LevelDB store (read without LevelDB
     fs.truncateSync(p, fs.statSync(p).size - 3);
     const store = new RecordingStore();
     const result = await importLegacyQueue(dir, store);
-    assert.ok(result.damaged >= 1, 'the damaged record is counted');
-    // Dropping that torn write brings dead letter 2 back, as LevelDB itself would on reopening;
-    // every queued entry is there.
-    assert.equal(store.entries.size, legacy.entries.size);
-    assert.equal(store.dead.size, legacy.dead.size + 1);
+    assert.ok(result.damaged >= 1, 'the torn record is counted');
+    // Dropping that write brings dead letter 2 back, as LevelDB itself would on reopening.
+    assert.equal(store.entries.size, layout.queued().length);
     assert.ok(store.dead.has(2));
-  });
-
-  it('reads exactly what LevelDB reads', async () => {
-    const dir = tmp();
-    await writeLegacyQueue(dir, 9000);
-    const db = new ClassicLevel<string, string>(dir);
-    await db.open();
-    const oracle = (await db.iterator().all()).filter(([k]) => k.startsWith('e!') || k.startsWith('d!'));
-    await db.close();
-    const store = new RecordingStore();
-    await importLegacyQueue(dir, store);
-    const ours = [
-      ...[...store.dead].map(([id, r]) => ['d!' + hex16(id), r]),
-      ...[...store.entries].map(([seq, e]) => [entryKey(e.key, seq), e.json]),
-    ].sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])));
-    assert.deepEqual(ours, oracle);
   });
 });

@@ -27,7 +27,7 @@ describe('delivery queue: memory does not grow with queue length', () => {
     this.timeout(30000);
     let delivered = 0;
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       maxEntries: 1_000_000,
       deliver: async () => {
         delivered++;

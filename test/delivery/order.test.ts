@@ -17,7 +17,7 @@ describe('delivery queue: order per key', () => {
     let calls = 0;
     const rec = recorder(() => (++calls % 7 === 0 ? retryable(new Error('flaky')) : ack()));
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       maxInflight: 50,
       retry: { initialMs: 1, maxMs: 5 },
@@ -44,7 +44,7 @@ describe('delivery queue: order per key', () => {
       await sleep(1);
       return ack();
     });
-    ({ queue } = await openQueue<Body>({ dir: dirs.make(), deliver: rec.deliver, maxInflight: 1 }));
+    ({ queue } = await openQueue<Body>({ file: dirs.make(), deliver: rec.deliver, maxInflight: 1 }));
     await Promise.all(range(0, 500).map((n) => queue!.push('big', { n })));
     await Promise.all(range(500, 510).map((n) => queue!.push('small', { n })));
     queue.start();
@@ -55,7 +55,7 @@ describe('delivery queue: order per key', () => {
 
   it('keeps keys apart whatever characters they hold', async () => {
     const rec = recorder();
-    ({ queue } = await openQueue<Body>({ dir: dirs.make(), deliver: rec.deliver }));
+    ({ queue } = await openQueue<Body>({ file: dirs.make(), deliver: rec.deliver }));
     const keys = ['a', 'a\x00b', 'a\x00', 'a\x01', 'a\x01\x02', '', 'é!€', 'k!x', 'e!a'];
     let n = 0;
     for (let round = 0; round < 5; round++) for (const k of keys) await queue.push(k, { n: n++ });
@@ -87,7 +87,7 @@ describe('delivery queue: order per key', () => {
       return e.body.n === 10 && seen < 2 ? retryable(new Error('nack')) : ack();
     });
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       deliver: rec.deliver,
       perKeyInflight: 4,
       retry: { initialMs: 5, maxMs: 5 },

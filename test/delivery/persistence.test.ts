@@ -2,8 +2,8 @@ import { strict as assert } from 'assert';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ClassicLevel } from 'classic-level';
 import { ack, DeliveryQueue, openQueue, removeQueue, type DeliveryResult } from '../../lib/delivery';
+import { loadSqlite } from '../../lib/delivery/sqlite-db';
 import { range, recorder, TempDirs, waitFor, type Body } from './helpers';
 
 describe('delivery queue: restarts and crashes', () => {
@@ -17,9 +17,9 @@ describe('delivery queue: restarts and crashes', () => {
   });
 
   it('resumes after close and reopen with every entry not acknowledged, in order, and none acknowledged', async () => {
-    const dir = dirs.make();
+    const file = dirs.make();
     const first = recorder();
-    ({ queue } = await openQueue<Body>({ dir, deliver: first.deliver, maxInflight: 1 }));
+    ({ queue } = await openQueue<Body>({ file, deliver: first.deliver, maxInflight: 1 }));
     await Promise.all(range(0, 1000).map((n) => queue!.push(`k${n % 10}`, { n })));
     assert.equal(queue.length, 1000);
     queue.start();
@@ -30,7 +30,7 @@ describe('delivery queue: restarts and crashes', () => {
     const ackedBefore = new Set(first.acked.map((e) => e.body.n));
 
     const second = recorder();
-    ({ queue } = await openQueue<Body>({ dir, deliver: second.deliver }));
+    ({ queue } = await openQueue<Body>({ file, deliver: second.deliver }));
     assert.equal(queue.length, 1000 - ackedBefore.size);
     assert.equal(queue.byteLength > 0, true);
     queue.start();
@@ -49,9 +49,9 @@ describe('delivery queue: restarts and crashes', () => {
   });
 
   it('closes within the drain time even when a delivery never settles, and sends that entry again after reopening', async () => {
-    const dir = dirs.make();
+    const file = dirs.make();
     const hung = recorder(() => new Promise<DeliveryResult>(() => undefined));
-    ({ queue } = await openQueue<Body>({ dir, deliver: hung.deliver }));
+    ({ queue } = await openQueue<Body>({ file, deliver: hung.deliver }));
     await queue.push('k', { n: 1 });
     await queue.push('k', { n: 2 });
     queue.start();
@@ -64,19 +64,19 @@ describe('delivery queue: restarts and crashes', () => {
     await pending; // pushed before close: written by close
     await assert.rejects(queue.push('k', { n: 4 }), /closed/);
     const rec = recorder();
-    ({ queue } = await openQueue<Body>({ dir, deliver: rec.deliver, autoStart: true }));
+    ({ queue } = await openQueue<Body>({ file, deliver: rec.deliver, autoStart: true }));
     await waitFor(() => rec.acked.length === 3, 2000, 'acks');
     assert.deepEqual(rec.byKey().get('k'), [1, 2, 3]);
   });
 
   it('loses no resolved push when the process is killed mid-write (SIGKILL)', async function () {
     this.timeout(30000);
-    const dir = dirs.make();
-    const okFile = path.join(path.dirname(dir), 'ok.log');
-    const ackFile = path.join(path.dirname(dir), 'ack.log');
+    const file = dirs.make();
+    const okFile = path.join(path.dirname(file), 'ok.log');
+    const ackFile = path.join(path.dirname(file), 'ack.log');
     const child = spawn(
       process.execPath,
-      [path.join(__dirname, 'fixtures', 'crash-writer.js'), dir, okFile, ackFile, '7'],
+      [path.join(__dirname, 'fixtures', 'crash-writer.js'), file, okFile, ackFile, '7'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -104,7 +104,7 @@ describe('delivery queue: restarts and crashes', () => {
     assert.ok(acked.size > 0, 'deliveries and deletes were going on too');
 
     const rec = recorder();
-    ({ queue } = await openQueue<Body>({ dir, deliver: rec.deliver, verifyOnOpen: true }));
+    ({ queue } = await openQueue<Body>({ file, deliver: rec.deliver, verifyOnOpen: true }));
     const stored = queue.length;
     queue.start();
     await waitFor(() => rec.acked.length === stored, 20000, 'stored entries delivered');
@@ -126,47 +126,51 @@ describe('delivery queue: restarts and crashes', () => {
   });
 
   it('waits for the queue it replaces to close (a redeploy), then takes over its entries', async () => {
-    const dir = dirs.make();
-    const old = await openQueue<Body>({ dir, deliver: async () => ack() });
+    const file = dirs.make();
+    const old = await openQueue<Body>({ file, deliver: async () => ack() });
     await old.queue.push('k', { n: 1 });
     setTimeout(() => void old.queue.close(), 300);
     const t0 = Date.now();
     const rec = recorder();
-    ({ queue } = await openQueue<Body>({ dir, deliver: rec.deliver, autoStart: true }));
+    ({ queue } = await openQueue<Body>({ file, deliver: rec.deliver, autoStart: true }));
     assert.ok(Date.now() - t0 >= 250, 'opened once the old one had closed');
     await waitFor(() => rec.acked.length === 1, 2000, 'the old entry');
   });
 
   it('rebuilds counters that disagree with the stored entries', async () => {
-    const dir = dirs.make();
+    const file = dirs.make();
     const errors: Error[] = [];
-    ({ queue } = await openQueue<Body>({ dir, deliver: async () => ack() }));
+    ({ queue } = await openQueue<Body>({ file, deliver: async () => ack() }));
     await Promise.all(range(0, 30).map((n) => queue!.push(`k${n % 3}`, { n })));
     await queue.close();
-    const db = new ClassicLevel<string, string>(dir);
-    await db.open();
-    await db.put('k!k1', '99 12345');
-    await db.put('k!ghost', '5 100');
-    await db.close();
-    ({ queue } = await openQueue<Body>({ dir, deliver: async () => ack(), onError: (e) => errors.push(e) }));
+    const db = new (loadSqlite())(file);
+    db.exec("UPDATE counters SET count = 99, bytes = 12345 WHERE key = 'k1'");
+    db.exec("INSERT INTO counters (key, count, bytes) VALUES ('ghost', 5, 100)");
+    db.close();
+    ({ queue } = await openQueue<Body>({ file, deliver: async () => ack(), onError: (e) => errors.push(e) }));
     assert.equal(queue.length, 30);
     assert.equal(queue.stats().keys, 3);
     assert.match(errors[0]?.message ?? '', /rebuilt/);
   });
 
-  it('destroy() deletes the store; removeQueue refuses a directory that is not a queue', async () => {
-    const dir = dirs.make();
-    ({ queue } = await openQueue<Body>({ dir, deliver: async () => ack() }));
+  it('destroy() deletes the store; removeQueue refuses a file that is not a queue', async () => {
+    const file = dirs.make();
+    ({ queue } = await openQueue<Body>({ file, deliver: async () => ack() }));
     await queue.push('k', { n: 1 });
-    assert.ok(fs.existsSync(path.join(dir, 'CURRENT')));
+    assert.ok(fs.existsSync(file));
     await queue.destroy();
-    assert.equal(fs.existsSync(dir), false);
-    await removeQueue(dir); // already gone: fine
+    assert.equal(fs.existsSync(file), false);
+    assert.equal(fs.existsSync(file + '-wal'), false);
+    await removeQueue(file); // already gone: fine
 
-    const other = dirs.make();
-    fs.mkdirSync(other, { recursive: true });
-    fs.writeFileSync(path.join(other, 'flows.json'), '[]');
+    const other = path.join(path.dirname(dirs.make()), 'flows.json');
+    fs.writeFileSync(other, '[]');
     await assert.rejects(DeliveryQueue.remove(other), /not removing/);
-    assert.ok(fs.existsSync(path.join(other, 'flows.json')));
+    assert.ok(fs.existsSync(other));
+    const foreign = new (loadSqlite())(path.join(path.dirname(other), 'other.sqlite'));
+    foreign.exec('CREATE TABLE t (x)');
+    foreign.close();
+    await assert.rejects(removeQueue(path.join(path.dirname(other), 'other.sqlite')), /not removing/);
+    await assert.rejects(removeQueue(path.dirname(other)), /not removing/);
   });
 });

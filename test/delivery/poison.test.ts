@@ -15,9 +15,9 @@ describe('delivery queue: poison entries', () => {
   it('moves a permanently refused entry aside with the reason, reports it and goes on with the key', async () => {
     const poisoned: Array<[QueueEntry<Body>, Error]> = [];
     const rec = recorder((e) => (e.body.bad ? permanent(new Error(`bad value ${e.body.n}`)) : ack()));
-    const dir = dirs.make();
+    const file = dirs.make();
     ({ queue } = await openQueue<Body>({
-      dir,
+      file,
       deliver: rec.deliver,
       onPoison: (e, err) => poisoned.push([e, err]),
     }));
@@ -48,7 +48,7 @@ describe('delivery queue: poison entries', () => {
 
     // Dead letters survive a restart and can be cleared.
     await queue.close();
-    ({ queue } = await openQueue<Body>({ dir, deliver: rec.deliver }));
+    ({ queue } = await openQueue<Body>({ file, deliver: rec.deliver }));
     assert.equal((await queue.deadLetters()).length, 2);
     await queue.clearDeadLetters();
     assert.deepEqual(await queue.deadLetters(), []);
@@ -57,7 +57,7 @@ describe('delivery queue: poison entries', () => {
 
   it('keeps only the newest deadLetterMax dead letters', async () => {
     const rec = recorder((e) => permanent(new Error(`no ${e.body.n}`)));
-    ({ queue } = await openQueue<Body>({ dir: dirs.make(), deliver: rec.deliver, deadLetterMax: 5 }));
+    ({ queue } = await openQueue<Body>({ file: dirs.make(), deliver: rec.deliver, deadLetterMax: 5 }));
     await Promise.all(range(0, 12).map((n) => queue!.push('k', { n })));
     queue.start();
     await waitFor(() => queue!.stats().poisoned === 12 && queue!.length === 0, 2000, 'all poisoned');
@@ -77,7 +77,7 @@ describe('delivery queue: poison entries', () => {
   it('treats a deliver that throws or returns nonsense as a retryable failure, not a crash', async () => {
     let calls = 0;
     ({ queue } = await openQueue<Body>({
-      dir: dirs.make(),
+      file: dirs.make(),
       retry: { initialMs: 1, maxMs: 1 },
       deliver: ((_e: QueueEntry<Body>) => {
         calls++;

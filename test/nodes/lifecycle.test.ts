@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { openQueue } from '../../lib/delivery';
 import { Mosquitto } from '../../testkit/broker';
 import { helper, servingHttpNodes, waitFor, withRuntimeHooks } from '../helpers/node-red';
 import { repoRoot } from '../../testkit/paths';
@@ -14,6 +15,19 @@ const modules = () =>
       withRuntimeHooks(require(nodeFile(n))),
     ),
   );
+
+/** This process's open file descriptors on `file` (or its write-ahead log). */
+function openFds(file: string): number {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(file)) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
 
 /** Handles that keep the process alive (sockets, servers, timers), by type. */
 function handleCounts(): Record<string, number> {
@@ -78,8 +92,8 @@ describe('connection lifecycle in the real runtime', function () {
         payload: { DevEUI_uplink: { DevEUI: '0018B20000000B20', FCntUp: i, payload_hex: '00' } },
       });
     await waitFor(() => helper.getNode('wmw').connection.stats().queued === 50, 5000, '50 queued');
-    const dir = path.join(userDir, 'thingpark-queues', 'wmw');
-    assert.ok(fs.existsSync(dir), 'the queue lives under the user directory');
+    const file = path.join(userDir, 'thingpark-queues', 'wmw.sqlite');
+    assert.ok(fs.existsSync(file), 'the queue lives under the user directory');
 
     const changed = flow(true).map((n) => (n.id === 'wmw' ? { ...n, bufferMax: 5000 } : n));
     await helper.setFlows(changed, 'nodes');
@@ -87,7 +101,7 @@ describe('connection lifecycle in the real runtime', function () {
     assert.equal(helper.getNode('wmw').connection.stats().queued, 50, 'kept across the change');
 
     await helper.setFlows([{ id: 'tab', type: 'tab', label: 'life' }], 'full');
-    await waitFor(() => !fs.existsSync(dir), 5000, 'store deleted');
+    await waitFor(() => !fs.existsSync(file), 5000, 'store deleted');
     await broker.start();
   });
 
@@ -156,5 +170,46 @@ describe('connection lifecycle in the real runtime', function () {
       `handles ${JSON.stringify(before)} → ${JSON.stringify(afterCounts)}`,
     );
     assert.equal(process.listenerCount('uncaughtException') + process.listenerCount('exit'), listenersBefore);
+    // The queue file is closed and unlocked: nothing holds it, and another opener gets it at once.
+    const file = path.join(userDir, 'thingpark-queues', 'wmw.sqlite');
+    assert.equal(openFds(file), 0, 'no descriptor left open on the queue file');
+    const started = Date.now();
+    const { queue } = await openQueue({ file, deliver: async () => ({ kind: 'ack' }) });
+    assert.ok(Date.now() - started < 500, `opened in ${Date.now() - started} ms: no lock left behind`);
+    await queue.close();
+  });
+
+  it('a damaged queue file neither stops Node-RED nor fails the connection: status, log, file kept aside, fresh queue', async () => {
+    const dir = path.join(userDir, 'thingpark-queues');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'wmw.sqlite');
+    fs.writeFileSync(file, 'this is not a database, it was overwritten by something else\n'.repeat(200));
+    await broker.stop();
+    await helper.load(modules(), flow(true));
+    const config = helper.getNode('wmw');
+    await config.connection.queue.ready;
+    const kept = fs.readdirSync(dir).filter((f) => f.startsWith('wmw.sqlite.damaged-'));
+    assert.equal(kept.length, 1, `kept aside under a name that says so: ${fs.readdirSync(dir).join(', ')}`);
+    assert.match(fs.readFileSync(path.join(dir, kept[0]), 'utf8'), /^this is not a database/);
+    const spied = (fn: unknown) => ((fn as { args: unknown[][] }).args ?? []).map((a) => String(a[0]));
+    const logged = spied(config.error).find((t) => /damaged/.test(t));
+    assert.ok(logged?.includes(kept[0]), `logged with the file it was moved to: ${logged}`);
+    assert.match(logged!, /0 messages that could be read, an unknown number could not be recovered/);
+    const out = helper.getNode('out');
+    const statuses = () =>
+      (out.status as unknown as { args: Array<[{ text?: string }]> }).args.map((a) => a[0]?.text ?? '');
+    await waitFor(() => statuses().some((t) => /buffer file damaged/.test(t)), 5000, 'the status says so');
+    out.receive({ payload: { DevEUI_uplink: { DevEUI: '0018B20000000B21', FCntUp: 1, payload_hex: '00' } } });
+    await waitFor(() => config.connection.stats().queued === 1, 5000, 'a fresh queue takes messages');
+    assert.equal(config.connection.stats().storage, 'sqlite');
+    await helper.unload();
+    // Reopened: the fresh file is sound, nothing more is set aside (no loop).
+    await helper.load(modules(), flow(true));
+    await helper.getNode('wmw').connection.queue.ready;
+    assert.equal(helper.getNode('wmw').connection.stats().queued, 1, 'the fresh queue kept its message');
+    assert.equal(fs.readdirSync(dir).filter((f) => f.includes('.damaged-')).length, 1);
+    await helper.unload();
+    fs.rmSync(path.join(dir, kept[0]));
+    await broker.start();
   });
 });

@@ -1,0 +1,331 @@
+import { hasLegacyQueue, type LegacyImport } from './legacy-leveldb';
+import { keyFromStore, storedKey } from './sqlite-keys';
+import * as fs from 'fs';
+import {
+  SQLITE_BUSY,
+  SQLITE_FULL,
+  SQLITE_LOCKED,
+  sqliteCode,
+  type SqliteConstructor,
+  type SqliteDatabase,
+  type SqliteStatement,
+} from './sqlite-db';
+import { DamagedStoreError, isDamage, QUEUE_APP_ID, salvageInto, setAside } from './sqlite-damage';
+import type {
+  DamagedFile,
+  IndexedEntry,
+  KeyCounter,
+  OpenOptions,
+  Store,
+  StoreBatch,
+  StoreSnapshot,
+  StoredEntry,
+} from './store';
+import { removeStoreFile } from './store-file';
+
+/**
+ * What an acknowledged push survives: `process`, a crash of Node-RED (SQLite `synchronous=NORMAL`: the
+ * write is in the operating system when the push resolves); `power`, a power cut too
+ * (`synchronous=FULL`: the write-ahead log is flushed to the disk at every commit).
+ */
+export type Durability = 'process' | 'power';
+
+export interface SqliteStoreOptions {
+  durability?: Durability;
+  /** How long to wait for a file held by the queue being replaced (a redeploy closing it). */
+  lockWaitMs?: number;
+  /** The older LevelDB queue directory beside the file, imported on open when it exists. */
+  legacyDir?: string;
+  /** Imports `legacyDir` into the store (lib/delivery/legacy-leveldb: `importLegacyQueue`). */
+  importLegacy?: (dir: string, store: Store) => Promise<LegacyImport>;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, json TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS entries_by_key ON entries (key, seq, size);
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY, record TEXT NOT NULL);
+`;
+
+type Statements = ReturnType<typeof prepare>;
+
+function prepare(db: SqliteDatabase) {
+  return {
+    put: db.prepare('INSERT OR REPLACE INTO entries (seq, key, size, json) VALUES (?, ?, ?, ?)'),
+    del: db.prepare('DELETE FROM entries WHERE seq = ?'),
+    setCounter: db.prepare('INSERT OR REPLACE INTO counters (key, count, bytes) VALUES (?, ?, ?)'),
+    delCounter: db.prepare('DELETE FROM counters WHERE key = ?'),
+    putDead: db.prepare('INSERT OR REPLACE INTO dead (id, record) VALUES (?, ?)'),
+    delDead: db.prepare('DELETE FROM dead WHERE id = ?'),
+    readKey: db.prepare('SELECT seq, json FROM entries WHERE key = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    readOldest: db.prepare('SELECT seq, key, size FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?'),
+    readDead: db.prepare('SELECT record FROM dead WHERE id = ?'),
+  };
+}
+
+/** Lets the event loop run between two store operations: SQLite runs on the main thread. */
+const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** SQLite's "database or disk is full" as the same refusal the queue gave on LevelDB. */
+function storageError(err: unknown): Error {
+  if (sqliteCode(err) === SQLITE_FULL) {
+    return Object.assign(new Error(`No space left on device (SQLite: ${(err as Error).message})`), {
+      code: 'ENOSPC',
+    });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * A queue's entries in one SQLite database file (node:sqlite, write-ahead log, exclusive lock while
+ * open). Every write is one transaction; entries, per-key counters and dead letters are tables.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private db: SqliteDatabase | undefined;
+  private st: Statements | undefined;
+
+  constructor(
+    private readonly Database: SqliteConstructor,
+    readonly file: string,
+    private readonly options: SqliteStoreOptions = {},
+  ) {}
+
+  async open(options: OpenOptions): Promise<StoreSnapshot> {
+    const dir = this.file.slice(0, Math.max(this.file.lastIndexOf('/'), this.file.lastIndexOf('\\')));
+    if (dir) await fs.promises.mkdir(dir, { recursive: true });
+    try {
+      return await this.attempt(options, undefined);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      const keptAs = setAside(this.file);
+      return this.attempt(options, { keptAs, reason: (err as Error).message.replace(/\s+/g, ' ') });
+    }
+  }
+
+  /** Opens the file (set aside before if `damage`: then a fresh one, with what could be saved). */
+  private async attempt(
+    options: OpenOptions,
+    damage: { keptAs: string; reason: string } | undefined,
+  ): Promise<StoreSnapshot> {
+    const empty = fileSize(this.file) <= 0 && fileSize(this.file + '-wal') <= 0;
+    const db = await this.connect();
+    try {
+      checkFile(db, empty);
+      db.exec(SCHEMA);
+      this.db = db;
+      this.st = prepare(db);
+      let damaged: DamagedFile | undefined;
+      if (damage) damaged = { ...damage, ...salvageInto(this.Database, damage.keptAs, db) };
+      const notices: Error[] = [];
+      const legacy = this.options.legacyDir;
+      if (legacy && fs.existsSync(legacy)) {
+        if (!this.options.importLegacy || !hasLegacyQueue(legacy)) {
+          notices.push(new Error(`an older queue (LevelDB) in ${legacy} was left as it is: not imported`));
+        } else {
+          try {
+            const carried = await this.options.importLegacy(legacy, this);
+            const lost = carried.damaged > 0 ? `; ${carried.damaged} damaged parts could not be read` : '';
+            notices.push(
+              new Error(
+                `carried ${carried.entries} queued messages and ${carried.deadLetters} dead letters over from the LevelDB buffer of an earlier version${lost}`,
+              ),
+            );
+          } catch (err) {
+            // What was written is kept (importing again is idempotent); the folder stays for a next try.
+            notices.push(
+              new Error(
+                `the older queue (LevelDB) in ${legacy} could not be imported, left as it is: ${(err as Error).message}`,
+              ),
+            );
+          }
+        }
+      }
+      return { ...this.load(db, options), damaged, notices };
+    } catch (err) {
+      this.db = this.st = undefined;
+      closeQuietly(db);
+      throw err;
+    }
+  }
+
+  /** Opens the file and takes its lock, waiting while the queue it replaces still holds it. */
+  private async connect(): Promise<SqliteDatabase> {
+    const until = Date.now() + (this.options.lockWaitMs ?? 2000);
+    for (;;) {
+      let db: SqliteDatabase | undefined;
+      try {
+        db = new this.Database(this.file);
+        // Exclusive: one queue per file, and the write-ahead log index in memory (no -shm file).
+        db.exec('PRAGMA locking_mode = EXCLUSIVE');
+        db.exec('PRAGMA journal_mode = WAL');
+        db.exec(`PRAGMA synchronous = ${this.options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+        db.exec('PRAGMA journal_size_limit = 4194304');
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('COMMIT');
+        return db;
+      } catch (err) {
+        if (db) closeQuietly(db);
+        const code = sqliteCode(err);
+        if ((code !== SQLITE_BUSY && code !== SQLITE_LOCKED) || Date.now() >= until) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  }
+
+  private load(db: SqliteDatabase, options: OpenOptions): Omit<StoreSnapshot, 'damaged' | 'notices'> {
+    const counters = new Map<string, KeyCounter>();
+    let total = 0;
+    for (const r of db.prepare('SELECT key, count, bytes FROM counters').iterate()) {
+      const c = {
+        key: keyFromStore(String(r.key)),
+        count: Number(r.count) || 0,
+        bytes: Number(r.bytes) || 0,
+      };
+      counters.set(c.key, c);
+      total += c.count;
+    }
+    const last = db.prepare('SELECT max(seq) AS seq FROM entries').get()?.seq;
+    const nextSeq = typeof last === 'number' ? last + 1 : 0;
+    const deadIds = db
+      .prepare('SELECT id FROM dead ORDER BY id')
+      .all()
+      .map((r) => Number(r.id));
+    const inconsistent = (total === 0) !== (nextSeq === 0);
+    const verify =
+      inconsistent || options.verify === true || (options.verify !== false && total <= options.verify);
+    if (!verify)
+      return {
+        counters: [...counters.values()].filter((c) => c.count > 0),
+        nextSeq,
+        deadIds,
+        repaired: false,
+      };
+    const rebuilt = new Map<string, KeyCounter>();
+    const grouped = 'SELECT key, count(*) AS count, sum(size) AS bytes FROM entries GROUP BY key';
+    for (const r of db.prepare(grouped).iterate()) {
+      rebuilt.set(keyFromStore(String(r.key)), {
+        key: keyFromStore(String(r.key)),
+        count: Number(r.count),
+        bytes: Number(r.bytes),
+      });
+    }
+    let repaired = rebuilt.size !== counters.size;
+    for (const c of rebuilt.values()) {
+      const old = counters.get(c.key);
+      if (!old || old.count !== c.count || old.bytes !== c.bytes) repaired = true;
+    }
+    if (repaired) {
+      db.exec('BEGIN');
+      db.exec('DELETE FROM counters');
+      for (const c of rebuilt.values()) this.st!.setCounter.run(storedKey(c.key), c.count, c.bytes);
+      db.exec('COMMIT');
+    }
+    return { counters: [...rebuilt.values()], nextSeq, deadIds, repaired };
+  }
+
+  async write(batch: StoreBatch): Promise<void> {
+    await turn();
+    const db = this.opened();
+    const st = this.st!;
+    try {
+      db.exec('BEGIN');
+      for (const p of batch.puts) st.put.run(p.seq, storedKey(p.key), p.size, p.json);
+      for (const d of batch.deletes) st.del.run(d.seq);
+      for (const c of batch.counters) {
+        if (c.count > 0) st.setCounter.run(storedKey(c.key), c.count, c.bytes);
+        else st.delCounter.run(storedKey(c.key));
+      }
+      for (const d of batch.deadPuts) st.putDead.run(d.id, d.record);
+      for (const id of batch.deadDeletes) st.delDead.run(id);
+      db.exec('COMMIT');
+    } catch (err) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // SQLite rolled it back itself
+      }
+      throw storageError(err);
+    }
+  }
+
+  async readKey(key: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
+    await turn();
+    this.opened();
+    return this.st!.readKey.all(storedKey(key), afterSeq, limit).map((r) => ({
+      seq: r.seq as number,
+      json: r.json as string,
+    }));
+  }
+
+  async readOldest(fromSeq: number, limit: number): Promise<IndexedEntry[]> {
+    await turn();
+    this.opened();
+    return this.st!.readOldest.all(fromSeq, limit).map((r) => ({
+      seq: r.seq as number,
+      key: keyFromStore(r.key as string),
+      size: r.size as number,
+    }));
+  }
+
+  async readDead(ids: number[]): Promise<Array<string | undefined>> {
+    await turn();
+    this.opened();
+    const st: SqliteStatement = this.st!.readDead;
+    return ids.map((id) => st.get(id)?.record as string | undefined);
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = this.st = undefined;
+    db?.close();
+  }
+
+  async destroy(): Promise<void> {
+    await this.close();
+    await removeStoreFile(this.file);
+  }
+
+  /** `PRAGMA synchronous` as SQLite reports it (1 NORMAL, 2 FULL): what `durability` set. */
+  synchronous(): number {
+    return Number(this.opened().prepare('PRAGMA synchronous').get()?.synchronous);
+  }
+
+  private opened(): SqliteDatabase {
+    if (!this.db) throw new Error('store not open');
+    return this.db;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return -1;
+  }
+}
+
+function closeQuietly(db: SqliteDatabase): void {
+  try {
+    db.close();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Refuses a file that is not a sound queue database: another file, one cut short, or one SQLite finds
+ * damaged. A new file (or one just created) is marked as a queue's.
+ */
+function checkFile(db: SqliteDatabase, empty: boolean): void {
+  const appId = Number(db.prepare('PRAGMA application_id').get()?.application_id);
+  const tables = Number(db.prepare('SELECT count(*) AS n FROM sqlite_master').get()?.n);
+  if (appId === 0 && tables === 0) {
+    if (!empty) throw new DamagedStoreError('the file holds no queue (emptied or cut short)');
+    db.exec(`PRAGMA application_id = ${QUEUE_APP_ID}`);
+    return;
+  }
+  if (appId !== QUEUE_APP_ID) throw new DamagedStoreError('the file is not a queue database');
+  const check = db.prepare('PRAGMA quick_check(1)').get()?.quick_check;
+  if (check !== 'ok') throw new DamagedStoreError(`SQLite finds it damaged: ${String(check)}`);
+}
