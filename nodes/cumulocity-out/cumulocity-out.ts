@@ -1,4 +1,4 @@
-import { prepareDocument, type CumulocityBody } from '../../lib/cumulocity/cumulocity-client';
+import { prepareDocument, type CumulocityBody } from '../../lib/cumulocity';
 import { registerOutNode } from '../shared/out-node';
 import type { NodeAPI } from '../shared/red';
 

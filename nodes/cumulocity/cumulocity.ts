@@ -8,8 +8,8 @@ import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   type CumulocityBody,
   type DownlinkOutcome,
-} from '../../lib/cumulocity/cumulocity-client';
-import { assertGatewayId, DEFAULT_MAX_CHILDREN } from '../../lib/cumulocity/device-registration';
+} from '../../lib/cumulocity';
+import { assertGatewayId, DEFAULT_MAX_CHILDREN } from '../../lib/cumulocity';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';

@@ -17,7 +17,7 @@
  *   test port since 1.0.3), so application downlinks use 1..223.
  */
 import { devEUIFromChildId } from './device-registration';
-import { OperationError } from './errors';
+import { OperationError } from '../errors';
 import { buildLine, parseSmartRest, smartRestTopic, type Publish } from './smartrest';
 
 export const COMMAND_FRAGMENT = 'c8y_Command';

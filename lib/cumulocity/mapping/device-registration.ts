@@ -20,7 +20,7 @@
  * `maxChildren` (default 1000). Each identity is its own MQTT client id / device, so the caller keeps one
  * MQTT connection per identity in use and sends a child's messages on its gateway's connection.
  */
-import { RegistrationError } from './errors';
+import { RegistrationError } from '../errors';
 import { buildLine, smartRestTopic, type Publish } from './smartrest';
 
 export const DEFAULT_MAX_CHILDREN = 1000;
