@@ -25,10 +25,18 @@ import {
   DEFAULT_GATEWAY_INTERVAL_MINUTES,
   DEFAULT_GATEWAY_TYPE,
   DEFAULT_MAX_CHILDREN,
+  CHILD_LIST_REQUEST,
+  devEUIFromChildId,
   gatewayDisplayName,
+  gatewayIdentity,
   gatewayStartup,
+  HEARTBEAT,
+  LAST_WILL,
   supportedOperationsRefresh,
+  type ChildDevice,
 } from './mapping/device-registration';
+import { smartRestTopic, type Publish } from './mapping/smartrest';
+import { packageAgent } from './agent';
 import { mapDocument } from './mapping/mapper';
 import { OperationDesk, statusMessageOf } from './operation-desk';
 import type { CumulocityBody, CumulocityOptions, DownlinkOutcome } from './options';
@@ -44,12 +52,22 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
   readonly loadWarnings: string[] = [];
   private readonly connections: GatewayConnections;
   private readonly desk: OperationDesk;
+  private readonly childLists = new Map<
+    number,
+    { ids: Set<string>; asked: boolean; timer?: NodeJS.Timeout }
+  >();
+  /** The tenant refused the newer templates (201, 504-506). */
+  private legacy = false;
   private readonly registering = new Map<string, Promise<{ gateway: number; saved: Promise<void> }>>();
 
   constructor(private readonly options: CumulocityOptions) {
     super();
     assertGatewayId(options.gatewayId);
     const now = options.now ?? Date.now;
+    const agent = options.agent ?? packageAgent();
+    const requiredIntervalMinutes = options.requiredIntervalMinutes ?? DEFAULT_GATEWAY_INTERVAL_MINUTES;
+    // Half the required interval, so one lost heartbeat does not make the gateway UNAVAILABLE.
+    const heartbeatMs = options.heartbeatIntervalMs ?? Math.max(1, requiredIntervalMinutes) * 30000;
     const file = (name: string) => (options.stateDir ? path.join(options.stateDir, name) : undefined);
     this.registry = new ChildRegistry({
       file: file('children.json'),
@@ -65,13 +83,32 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
       url: cumulocityBrokerUrl(options.host, options.port, options.insecure),
       username: cumulocityMqttUser(options.tenantId, options.username),
       now,
-      startup: (index) =>
-        gatewayStartup({
+      startup: (index) => {
+        this.childLists.delete(index);
+        return gatewayStartup({
           name: gatewayDisplayName(options.gatewayName || options.gatewayId, index),
           type: options.gatewayType || DEFAULT_GATEWAY_TYPE,
-          requiredIntervalMinutes: options.requiredIntervalMinutes ?? DEFAULT_GATEWAY_INTERVAL_MINUTES,
-        }),
-      afterStartup: (index) => supportedOperationsRefresh(this.registry.childrenOf(index)),
+          requiredIntervalMinutes,
+          agent,
+          hardware: {
+            serial: gatewayIdentity(options.gatewayId, index),
+            model: agent.name,
+            revision: agent.version,
+          },
+        });
+      },
+      afterStartup: (index) => [
+        ...supportedOperationsRefresh(this.registry.childrenOf(index)),
+        this.childListRequest(index),
+      ],
+      periodic: [
+        { everyMs: heartbeatMs, lines: () => [{ topic: smartRestTopic(), payload: HEARTBEAT }] },
+        {
+          everyMs: options.childListIntervalMs ?? DEFAULT_CHILD_LIST_INTERVAL_MS,
+          lines: (index) => [this.childListRequest(index)],
+        },
+      ],
+      will: LAST_WILL,
       onMessage: (identity, topic, payload) => this.onMessage(identity, topic, payload),
     });
     this.connections.on('state', (state: ConnectionState, err?: Error) => this.emit('state', state, err));
@@ -85,6 +122,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     });
     for (const event of ['downlink', 'downlink-error', 'warning'])
       this.desk.on(event, (value: unknown) => this.emit(event, value));
+    this.desk.on('children', (identity: IdentitySession, ids: string[]) => this.onChildList(identity, ids));
   }
 
   get state(): ConnectionState {
@@ -109,6 +147,8 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
 
   async stop(): Promise<void> {
     this.desk.stop();
+    for (const list of this.childLists.values()) clearTimeout(list.timer);
+    this.childLists.clear();
     await this.connections.stop();
     await Promise.all([this.registry.flush(), this.operations.flush()]);
   }
@@ -117,10 +157,13 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     try {
       const status = statusMessageOf(entry.body);
       if (status) {
-        await this.connections.publishAll(status.gateway, status.publishes);
+        await this.connections.publishAll(status.gateway, this.desk.statusPublishesOf(status));
         return ack();
       }
-      const result = mapDocument(entry.body, { operationFor: (cid) => this.desk.operationToken(cid) });
+      const result = mapDocument(entry.body, {
+        operationFor: (cid) => this.desk.operationToken(cid),
+        legacyTemplates: this.legacy,
+      });
       if (result.operation) {
         await this.desk.closeByReport(result);
         return ack();
@@ -147,10 +190,69 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
 
   private onMessage(identity: IdentitySession, topic: string, payload: Buffer): void {
     if ((ERROR_TOPICS as readonly string[]).includes(topic)) {
-      this.emit('platform-error', topic, preview(payload.toString('utf8')));
+      const text = payload.toString('utf8');
+      const refused = topic === 's/e' ? refusedNewTemplate(text) : undefined;
+      if (refused === undefined) this.emit('platform-error', topic, preview(text));
+      else if (!this.legacy) this.fallBack(refused, text);
       return;
     }
     this.desk.onMessage(identity, topic, payload);
+  }
+
+  /**
+   * The tenant does not know template 201 or 504-506 (they exist from Cumulocity 10.18 on): this
+   * connection sends `200` and `501`-`503` from now on, said once. What was refused is lost: `s/e`
+   * names no message, and the platform had acknowledged it.
+   */
+  private fallBack(template: string, text: string): void {
+    this.legacy = true;
+    this.desk.useLegacyTemplates();
+    this.emit(
+      'warning',
+      new Error(
+        `Cumulocity refused template ${template} (${preview(text)}): the tenant is older than 10.18; ` +
+          'measurements go as 200 and operation statuses as 501-503 from now on',
+      ),
+    );
+  }
+
+  /** `105` on `s/us`, and the identity waits for its `106` answers. */
+  private childListRequest(index: number): Publish {
+    this.childLists.set(index, { ids: new Set(), asked: true });
+    return { topic: smartRestTopic(), payload: CHILD_LIST_REQUEST };
+  }
+
+  /**
+   * A `106` answer: once no more came for `childListSettleMs`, every child we registered on that
+   * identity that Cumulocity no longer lists (deleted in the UI) is registered again, whole.
+   */
+  private onChildList(identity: IdentitySession, ids: string[]): void {
+    const list = this.childLists.get(identity.index);
+    if (!list?.asked) return; // not asked by this identity (another one's answer, on a shared broker)
+    for (const id of ids) list.ids.add(id);
+    clearTimeout(list.timer);
+    list.timer = setTimeout(() => {
+      this.childLists.delete(identity.index);
+      void this.restoreChildren(identity.index, list.ids);
+    }, this.options.childListSettleMs ?? DEFAULT_CHILD_LIST_SETTLE_MS);
+    list.timer.unref();
+  }
+
+  private async restoreChildren(index: number, listed: ReadonlySet<string>): Promise<void> {
+    for (const childId of this.registry.childrenOf(index)) {
+      if (listed.has(childId)) continue;
+      const device: ChildDevice = {
+        devEUI: devEUIFromChildId(childId)!,
+        connectivity: this.registry.isCellular(childId) ? 'CELLULAR' : 'LORAWAN',
+        requiredIntervalMinutes: this.options.childIntervalMinutes ?? DEFAULT_CHILD_INTERVAL_MINUTES,
+      };
+      try {
+        await this.connections.publishAll(index, childRegistration(device));
+        this.emit('warning', new Error(`Cumulocity no longer had device ${childId}: registered it again`));
+      } catch {
+        return; // asked again on the next connect
+      }
+    }
   }
 
   /**
@@ -185,6 +287,25 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     saved.catch(() => undefined); // handled by the deliveries awaiting it
     return { gateway: gatewayIndex, saved };
   }
+}
+
+const DEFAULT_CHILD_LIST_INTERVAL_MS = 6 * 3600 * 1000;
+const DEFAULT_CHILD_LIST_SETTLE_MS = 5000;
+/** Templates Cumulocity has from 10.18 on, with the older ones we fall back to. */
+const NEWER_TEMPLATES = new Set(['201', '504', '505', '506']);
+
+/**
+ * The newer template an `s/e` line refuses, if that is what it says. `s/e` lines are
+ * `<error code>,<template>,<message>` (thin-edge.io relies on `41,100,Device already existing` there,
+ * issue thin-edge/thin-edge.io#3904); a refusal of 201/504-506 by an older tenant names the template in
+ * the second field.
+ */
+function refusedNewTemplate(text: string): string | undefined {
+  for (const line of text.split(/\r?\n/)) {
+    const [code, template] = line.split(',', 3);
+    if (/^4\d$/.test(code ?? '') && NEWER_TEMPLATES.has((template ?? '').trim())) return template.trim();
+  }
+  return undefined;
 }
 
 function preview(text: string): string {

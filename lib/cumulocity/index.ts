@@ -12,6 +12,7 @@ export * from './mapping/device-registration';
 export * from './mapping/mapper';
 export * from './mapping/operations';
 export * from './mapping/prepare-document';
+export * from './mapping/operation-status';
 export { PAIRING_WINDOW_MS } from './operation-desk';
 export {
   checkCumulocityConnection,

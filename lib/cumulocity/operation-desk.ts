@@ -12,7 +12,8 @@
  *   operation handed before the current connection is taken as a replay.
  * - Operations without a final report after the operation timeout become FAILED.
  *
- * Emits `downlink` (PlatformDownlink), `downlink-error` (Error) and `warning` (Error).
+ * Emits `downlink` (PlatformDownlink), `downlink-error` (Error), `warning` (Error) and `children`
+ * (IdentitySession, child ids: a `106` answer).
  */
 import { EventEmitter } from 'events';
 import type { PlatformDownlink } from '../connection/platform-client';
@@ -22,19 +23,15 @@ import { devEUIFromChildId } from './mapping/device-registration';
 import type { MapResult } from './mapping/mapper';
 import {
   COMMAND_FRAGMENT,
+  DOWNLINK_FRAGMENT,
   OperationDedupe,
-  oldestOperationExecuting,
-  oldestOperationFailed,
-  oldestOperationSuccessful,
-  operationExecuting,
-  operationFailed,
-  operationSuccessful,
   parseOperationNotifications,
   parseSmartRestOperations,
   toDownlinkRequest,
   type C8yOperation,
 } from './mapping/operations';
-import { smartRestTopic, type Publish } from './mapping/smartrest';
+import { statusPublishes, type OperationStatus, type StatusChange } from './mapping/operation-status';
+import type { Publish } from './mapping/smartrest';
 import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   STATUS_ROOT,
@@ -51,7 +48,6 @@ import type { IdentitySession } from './transport/gateway-connections';
 /** How long a JSON operation and a `511` for the same device and text count as one operation. */
 export const PAIRING_WINDOW_MS = 30000;
 
-const CHILD_ID_RE = /^[0-9a-f]{16}$/;
 const SMARTREST_TOKEN = 'smartrest:';
 
 interface CommandNote {
@@ -83,6 +79,7 @@ export class OperationDesk extends EventEmitter {
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private started = false;
+  private legacy = false;
   private timeoutTimer?: NodeJS.Timeout;
 
   constructor(private readonly options: OperationDeskOptions) {
@@ -124,10 +121,8 @@ export class OperationDesk extends EventEmitter {
     const outcome = result.operation!;
     const record = this.operations.get(outcome.correlationId);
     if (!record) return;
-    const publishes = record.operationId
-      ? result.publishes
-      : this.statusPublishes(record, [outcome.status], outcome.reason);
-    await this.options.publish(record.gateway, publishes);
+    const change = this.change(record, [outcome.status], outcome.reason, outcome.result);
+    await this.options.publish(record.gateway, statusPublishes(change, !this.legacy));
     this.operations.remove(record.correlationId);
     this.scheduleTimeouts();
     await this.operations.save();
@@ -157,6 +152,7 @@ export class OperationDesk extends EventEmitter {
   private onSmartRest(identity: IdentitySession, payload: Buffer): void {
     const parsed = parseSmartRestOperations(payload);
     for (const err of parsed.errors) this.emit('downlink-error', err);
+    for (const list of parsed.childLists ?? []) this.emit('children', identity, list);
     for (const operation of parsed.operations) this.onOperation(identity, operation);
   }
 
@@ -253,12 +249,19 @@ export class OperationDesk extends EventEmitter {
       this.markHandled(err.operationId, this.now());
       void this.operations.save().catch(() => undefined);
       this.sendStatus(
-        { operationId: err.operationId, externalId: externalId ?? '', gateway, state: 'handed' },
+        {
+          operationId: err.operationId,
+          externalId: externalId ?? '',
+          gateway,
+          state: 'handed',
+          text: operation?.commandText,
+        },
         ['FAILED'],
         err.message,
       );
     } else if (operation?.origin === 's/ds' && externalId !== undefined) {
-      this.sendStatus({ externalId, gateway, state: 'handed' }, ['FAILED'], err.message);
+      const text = operation.commandText ?? '';
+      this.sendStatus({ externalId, gateway, state: 'handed', text }, ['FAILED'], err.message);
     }
     this.emit('downlink-error', err);
   }
@@ -338,7 +341,7 @@ export class OperationDesk extends EventEmitter {
     if (result.status === 'queued') {
       if (this.options.successOn === 'queued') {
         this.operations.remove(record.correlationId);
-        this.sendStatus(record, ['EXECUTING', 'SUCCESSFUL']);
+        this.sendStatus(record, ['EXECUTING', 'SUCCESSFUL'], undefined, 'queued by ThingPark');
       } else {
         this.sendStatus(record, ['EXECUTING']);
         record.state = 'executing';
@@ -356,47 +359,53 @@ export class OperationDesk extends EventEmitter {
     void this.operations.save().catch((err: Error) => this.emit('warning', err));
   }
 
-  /** Status lines for one operation, in one publish on its device's topic. */
-  private statusPublishes(
-    record: Pick<OperationRecord, 'operationId' | 'externalId' | 'state'>,
-    statuses: readonly ('EXECUTING' | 'SUCCESSFUL' | 'FAILED')[],
+  /** What an operation record's status change is (see mapping/operation-status.ts). */
+  private change(
+    record: Pick<OperationRecord, 'operationId' | 'externalId' | 'state' | 'text'>,
+    statuses: OperationStatus[],
     reason?: string,
-  ): Publish[] {
-    const lines: string[] = [];
-    const id = record.operationId;
-    if (id === undefined && record.state === 'handed' && statuses[0] !== 'EXECUTING') {
-      // 502/503 act on the oldest EXECUTING operation: make it EXECUTING first.
-      lines.push(oldestOperationExecuting(COMMAND_FRAGMENT));
-    }
-    for (const status of statuses) {
-      if (status === 'EXECUTING') {
-        lines.push(id !== undefined ? operationExecuting(id) : oldestOperationExecuting(COMMAND_FRAGMENT));
-      } else if (status === 'SUCCESSFUL') {
-        lines.push(id !== undefined ? operationSuccessful(id) : oldestOperationSuccessful(COMMAND_FRAGMENT));
-      } else {
-        const text = reason ?? 'failed';
-        lines.push(
-          id !== undefined ? operationFailed(id, text) : oldestOperationFailed(text, COMMAND_FRAGMENT),
-        );
-      }
-    }
-    const topic = CHILD_ID_RE.test(record.externalId) ? smartRestTopic(record.externalId) : smartRestTopic();
-    return [{ topic, payload: lines.join('\n') }];
+    result?: string,
+  ): StatusChange {
+    const change: StatusChange = {
+      externalId: record.externalId,
+      fragment: record.text !== undefined ? COMMAND_FRAGMENT : DOWNLINK_FRAGMENT,
+      pending: record.state === 'handed',
+      statuses,
+    };
+    if (record.operationId !== undefined) change.operationId = record.operationId;
+    if (reason !== undefined) change.reason = reason;
+    // Only the Shell (c8y_Command) shows a result.
+    if (result !== undefined && record.text !== undefined) change.result = result;
+    return change;
+  }
+
+  /** The lines of a status message, for the templates this tenant takes. */
+  statusPublishesOf(message: OperationStatusMessage): Publish[] {
+    if (!message.change) return message.publishes;
+    return statusPublishes(message.change, !this.legacy);
+  }
+
+  /** The tenant refused 504-506 (older than Cumulocity 10.18): statuses by type (501-503) from now on. */
+  useLegacyTemplates(): void {
+    this.legacy = true;
   }
 
   private sendStatus(
-    record: Pick<OperationRecord, 'operationId' | 'externalId' | 'state' | 'gateway'>,
-    statuses: readonly ('EXECUTING' | 'SUCCESSFUL' | 'FAILED')[],
+    record: Pick<OperationRecord, 'operationId' | 'externalId' | 'state' | 'gateway' | 'text'>,
+    statuses: OperationStatus[],
     reason?: string,
+    result?: string,
   ): void {
+    const change = this.change(record, statuses, reason, result);
     const message: OperationStatusMessage = {
       gateway: record.gateway,
-      publishes: this.statusPublishes(record, statuses, reason),
+      publishes: statusPublishes(change, !this.legacy),
+      change,
     };
     const body: CumulocityBody = { [STATUS_ROOT]: message };
     const direct = () =>
       this.options
-        .publish(message.gateway, message.publishes)
+        .publish(message.gateway, this.statusPublishesOf(message))
         .catch((err: Error) => this.emit('warning', new Error(`operation status not sent: ${err.message}`)));
     const enqueue = this.options.enqueue;
     if (!enqueue) {

@@ -1,5 +1,6 @@
 /** What a Cumulocity connection is configured with, and the message shapes it queues and reports. */
 import type { BackoffOptions } from '../connection/backoff';
+import type { StatusChange } from './mapping/operation-status';
 import type { Publish } from './mapping/smartrest';
 
 export const DEFAULT_OPERATION_TIMEOUT_MS = 60 * 60 * 1000;
@@ -12,7 +13,10 @@ export type CumulocityBody = Record<string, unknown>;
 export interface OperationStatusMessage {
   /** Gateway identity (index) whose connection publishes it. */
   gateway: number;
+  /** The lines as made when queued (by-id templates); what an older version queued has only these. */
   publishes: Publish[];
+  /** The change itself, so the lines can be made again for a tenant that refuses 504-506. */
+  change?: StatusChange;
 }
 
 /** `origin.ref` of a downlink made from an operation. */
@@ -45,6 +49,14 @@ export interface CumulocityOptions {
   gatewayType?: string;
   /** `117` of the gateway identities, minutes. */
   requiredIntervalMinutes?: number;
+  /** Heartbeat (`125`) of each gateway identity while connected; default half the `117` interval. */
+  heartbeatIntervalMs?: number;
+  /** How often each identity asks for its children (`105`) to find ones deleted in Cumulocity; default 6 h. */
+  childListIntervalMs?: number;
+  /** How long after the last `106` answer the child list counts as complete (default 5 s). */
+  childListSettleMs?: number;
+  /** `122` of the gateway (default: this package's name and version). */
+  agent?: { name: string; version: string; url?: string; maintainer?: string };
   /** `117` of the children, minutes. */
   childIntervalMinutes?: number;
   maxChildren?: number;

@@ -34,6 +34,13 @@ const SEVERITY_BY_STATE: Readonly<Record<string, 301 | 302 | 303 | 304 | 306>> =
   CRITICAL: 301,
 };
 
+const SEVERITY_NAMES: Readonly<Record<301 | 302 | 303 | 304, string>> = {
+  301: 'CRITICAL',
+  302: 'MAJOR',
+  303: 'MINOR',
+  304: 'WARNING',
+};
+
 /** Device alarm names (docs.thingpark.com, ThingPark Enterprise, "Management of alarms' occurrences"). */
 export const DEVICE_ALARMS: Readonly<Record<number, string>> = {
   1: 'Battery level threshold',
@@ -67,11 +74,11 @@ export function mapDeviceAlarm(body: Body, ctx: Context): MapResult {
   const id = alarmId(body, ctx);
   const type = `${ALARM_TYPE_PREFIX}${id.padded}`;
   const name = DEVICE_ALARMS[id.value] ?? 'Device alarm';
-  const line = alarmLine(body, type, `${name} (ThingPark alarm ${id.padded}${alarmDetails(body)})`, ctx);
+  const lines = alarmLines(body, type, `${name} (ThingPark alarm ${id.padded}${alarmDetails(body)})`, ctx);
   return {
     documentType: ctx.type,
     childId,
-    publishes: pack(smartRestTopic(childId), [line], ctx),
+    publishes: pack(smartRestTopic(childId), lines, ctx),
     warnings: ctx.warnings,
   };
 }
@@ -84,13 +91,13 @@ export function mapBaseStationAlarm(body: Body, ctx: Context): MapResult {
     throw new MappingError('invalid-field', `LrrID ${JSON.stringify(lrr)}`, ctx.type);
   const type = `${BASE_STATION_ALARM_TYPE_PREFIX}${id.padded}_${lrr}`;
   const name = BASE_STATION_ALARMS[id.value] ?? 'Base station alarm';
-  const line = alarmLine(
+  const lines = alarmLines(
     body,
     type,
     `${name} (base station ${lrr}, ThingPark alarm ${id.padded}${alarmDetails(body)})`,
     ctx,
   );
-  return { documentType: ctx.type, publishes: pack(smartRestTopic(), [line], ctx), warnings: ctx.warnings };
+  return { documentType: ctx.type, publishes: pack(smartRestTopic(), lines, ctx), warnings: ctx.warnings };
 }
 
 function alarmId(body: Body, ctx: Context): { value: number; padded: string } {
@@ -113,7 +120,13 @@ function alarmDetails(body: Body): string {
   );
 }
 
-function alarmLine(body: Body, type: string, description: string, ctx: Context): string {
+/**
+ * The raise line, then `305,<type>,<SEVERITY>`: Cumulocity keeps one active alarm per source and type and
+ * takes a raise of an active one as a repeat (count + 1) that leaves its severity as it was, so a
+ * changed severity must be set with 305. After a raise that created the alarm, the 305 sets the severity
+ * it already has. Stateless on purpose: nothing to lose across restarts.
+ */
+function alarmLines(body: Body, type: string, description: string, ctx: Context): string[] {
   const state = body.State;
   const key =
     typeof state === 'string' ? state.trim().toUpperCase() : typeof state === 'number' ? String(state) : '';
@@ -124,10 +137,9 @@ function alarmLine(body: Body, type: string, description: string, ctx: Context):
     }
     throw new MappingError('invalid-field', `alarm State ${describe(state)} (expected 1-6)`, ctx.type);
   }
-  if (template === 306) return buildLine(306, [type]);
-  return buildLine(template, [
-    type,
-    description,
-    timeOf(body, ['LastUpdateTime', 'CreationTime', 'Time'], ctx),
-  ]);
+  if (template === 306) return [buildLine(306, [type])];
+  return [
+    buildLine(template, [type, description, timeOf(body, ['LastUpdateTime', 'CreationTime', 'Time'], ctx)]),
+    buildLine(305, [type, SEVERITY_NAMES[template]]),
+  ];
 }

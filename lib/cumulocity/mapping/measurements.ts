@@ -61,9 +61,12 @@ export function unitFor(unitId: unknown): string | undefined {
   return Object.hasOwn(ONTOLOGY_UNITS, unitId) ? ONTOLOGY_UNITS[unitId] : unitId;
 }
 
-/** A fragment/series name Cumulocity accepts: no whitespace nor `. , * [ ] ( ) @ $` (nor quotes/backslashes). */
+/**
+ * A fragment/series name Cumulocity accepts: no whitespace nor `. , * [ ] ( ) @ $` (measurement API), nor
+ * `/` and `'` (the inventory's fragment name rules), nor quotes or backslashes.
+ */
 export function seriesName(name: string): string {
-  const cleaned = name.replace(/[\s.,*[\]()@$"\\\p{Cc}]/gu, '_');
+  const cleaned = name.replace(/[\s.,*[\]()@$"'/\\\p{Cc}]/gu, '_');
   return cleaned === '' ? '_' : cleaned;
 }
 
@@ -146,6 +149,7 @@ export function measurementLines(
   groups: readonly Group[],
   ctx: Context,
 ): string[] {
+  if (ctx.options.legacyTemplates) return legacyLines(topic, time, groups, ctx);
   const head = buildLine(201, [type, time]);
   const limit = packOptions(ctx);
   const lines: string[] = [];
@@ -170,5 +174,19 @@ export function measurementLines(
     count++;
   }
   if (count > 0) lines.push(line);
+  return lines;
+}
+
+/**
+ * `200,fragment,series,value,unit,time`, one line per value: for tenants older than Cumulocity 10.18,
+ * which refuse `201`. The measurement type is lost (200 has none).
+ */
+function legacyLines(topic: string, time: string, groups: readonly Group[], ctx: Context): string[] {
+  const lines: string[] = [];
+  for (const group of groups) {
+    const line = buildLine(200, [group.fragment, group.series, group.value, group.unit, time]);
+    if (fitsInPacket(topic, line, packOptions(ctx))) lines.push(line);
+    else ctx.warnings.push(`value ${group.fragment}.${group.series} left out: too large for one publish`);
+  }
   return lines;
 }

@@ -1,6 +1,7 @@
 /** Downlink reports: DevEUI_downlink_Sent / _Rejected as the `505` / `506` that close an operation. Pure. */
 import { MappingError } from '../errors';
 import { describe, device, numberValue, pack, text } from './fields';
+import { operationFailed } from './operations';
 import { buildLine, smartRestTopic } from './smartrest';
 import type { Body, Context, MapResult, OperationLookup, OperationOutcome } from './types';
 
@@ -77,8 +78,15 @@ export function mapDownlinkReport(body: Body, ctx: Context): MapResult {
     };
   } else {
     const status = numberValue(body.DeliveryStatus);
-    if (status === 1) outcome = { operationId, correlationId, status: 'SUCCESSFUL' };
-    else if (status === 0) {
+    if (status === 1) {
+      const fCnt = text(body.FCntDn);
+      outcome = {
+        operationId,
+        correlationId,
+        status: 'SUCCESSFUL',
+        result: `sent by ThingPark${fCnt !== undefined ? `, FCntDn ${fCnt}` : ''}`,
+      };
+    } else if (status === 0) {
       outcome = { operationId, correlationId, status: 'FAILED', reason: deliveryFailureReason(body) };
     } else {
       throw new MappingError(
@@ -91,7 +99,7 @@ export function mapDownlinkReport(body: Body, ctx: Context): MapResult {
   const line =
     outcome.status === 'SUCCESSFUL'
       ? buildLine(506, [operationId])
-      : buildLine(505, [operationId, outcome.reason]);
+      : operationFailed(operationId, outcome.reason ?? 'failed');
   return {
     documentType: ctx.type,
     childId,

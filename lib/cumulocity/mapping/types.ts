@@ -16,6 +16,8 @@ export interface MapperOptions {
   maxPacketBytes?: number;
   /** QoS the publisher uses (default 1); it changes the header size. */
   qos?: 0 | 1 | 2;
+  /** The tenant refused `201` (older than Cumulocity 10.18): measurements as `200` lines. */
+  legacyTemplates?: boolean;
   /** Clock used only when a document has no time of its own (default: the system clock). */
   now?: () => Date;
 }
@@ -25,6 +27,8 @@ export interface OperationOutcome {
   correlationId: string;
   status: 'SUCCESSFUL' | 'FAILED';
   reason?: string;
+  /** What the device's downlink became, for the operation's result (e.g. `sent by ThingPark, FCntDn 7`). */
+  result?: string;
 }
 
 export interface MapResult {

@@ -48,6 +48,10 @@ export interface GatewayConnectionsOptions {
   startup: (index: number) => Publish[];
   /** Published after the startup lines, in batches (lost ones go again on the next connect). */
   afterStartup: (index: number) => Publish[];
+  /** Published every `everyMs` while an identity is connected (first after `everyMs`), e.g. heartbeats. */
+  periodic?: { everyMs: number; lines: (index: number) => Publish[] }[];
+  /** MQTT last will, on every identity's connection. */
+  will?: Publish;
   /** Every message on the subscribed topics (what it throws goes nowhere: catch it). */
   onMessage: (identity: IdentitySession, topic: string, payload: Buffer) => void;
 }
@@ -59,6 +63,7 @@ interface Identity extends IdentitySession {
   session: number;
   connectedAt: number;
   waiters: Set<(ok: boolean) => void>;
+  timers: NodeJS.Timeout[];
 }
 
 /** Emits `state` (ConnectionState, lastError?) for identity 0 and `error` (Error) for any identity. */
@@ -119,7 +124,7 @@ export class GatewayConnections extends EventEmitter {
   private identity(index: number): Identity {
     const existing = this.identities.get(index);
     if (existing) return existing;
-    const { url, username, password, tls, keepalive, connectTimeoutMs, actionTimeoutMs, backoff } =
+    const { url, username, password, tls, keepalive, connectTimeoutMs, actionTimeoutMs, backoff, will } =
       this.options;
     const clientId = gatewayIdentity(this.options.gatewayId, index);
     const mqtt = new MqttConnection({
@@ -127,7 +132,11 @@ export class GatewayConnections extends EventEmitter {
       clientId,
       username,
       password,
-      tls,
+      // MqttConnection (lib/mqtt) has no option of its own for a last will yet; its connect options
+      // take the TLS object spread in, which is where mqtt.js reads `will` from too.
+      tls: (will
+        ? { ...tls, will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: false } }
+        : tls) as Record<string, unknown> | undefined,
       keepalive,
       connectTimeoutMs,
       actionTimeoutMs,
@@ -141,12 +150,18 @@ export class GatewayConnections extends EventEmitter {
       session: 0,
       connectedAt: 0,
       waiters: new Set(),
+      timers: [],
     };
     this.identities.set(index, identity);
     mqtt.on('state', (state: ConnectionState) => this.onConnectionState(identity, state));
     mqtt.on('error', (err: Error) =>
       this.emit('error', index === 0 ? err : new Error(`gateway ${clientId}: ${err.message}`)),
     );
+    // Cumulocity advises against staying subscribed to s/e ("purely designed to support the development
+    // of clients", mqtt-bundle/implementation.md, "Debugging"). We keep it: an unattended gateway has no
+    // other way to learn that data it sent was refused after its PUBACK, nor that the tenant is too old
+    // for templates 201 and 504-506 (the fallback in cumulocity-client.ts). It carries only errors, so it
+    // costs traffic only when something is wrong.
     for (const topic of [NOTIFICATIONS_TOPIC, SMARTREST_DOWN_TOPIC, ...ERROR_TOPICS]) {
       mqtt.subscribe(topic, (t, payload) => this.options.onMessage(identity, t, payload));
     }
@@ -183,6 +198,15 @@ export class GatewayConnections extends EventEmitter {
     for (const waiter of identity.waiters) waiter(true);
     identity.waiters.clear();
     this.updateState();
+    for (const { everyMs, lines } of this.options.periodic ?? []) {
+      const timer = setInterval(() => {
+        if (!current()) return;
+        for (const p of lines(identity.index))
+          identity.mqtt.publish(p.topic, p.payload, 1).catch(() => undefined); // the next one comes
+      }, everyMs);
+      timer.unref();
+      identity.timers.push(timer);
+    }
     const refresh = this.options.afterStartup(identity.index);
     for (let i = 0; i < refresh.length && current(); i += REFRESH_BATCH) {
       const batch = refresh.slice(i, i + REFRESH_BATCH);
@@ -196,6 +220,8 @@ export class GatewayConnections extends EventEmitter {
 
   private setNotReady(identity: Identity): void {
     identity.ready = false;
+    for (const timer of identity.timers) clearInterval(timer);
+    identity.timers.length = 0;
     for (const waiter of identity.waiters) waiter(false);
     identity.waiters.clear();
   }
