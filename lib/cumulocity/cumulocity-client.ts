@@ -54,7 +54,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
   private readonly desk: OperationDesk;
   private readonly childLists = new Map<
     number,
-    { ids: Set<string>; asked: boolean; timer?: NodeJS.Timeout }
+    { ids: Set<string>; asked: ReadonlySet<string>; timer?: NodeJS.Timeout }
   >();
   /** The tenant refused the newer templates (201, 504-506). */
   private legacy = false;
@@ -218,7 +218,8 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
 
   /** `105` on `s/us`, and the identity waits for its `106` answers. */
   private childListRequest(index: number): Publish {
-    this.childLists.set(index, { ids: new Set(), asked: true });
+    // Only children registered before asking can be missing from the answer.
+    this.childLists.set(index, { ids: new Set(), asked: new Set(this.registry.childrenOf(index)) });
     return { topic: smartRestTopic(), payload: CHILD_LIST_REQUEST };
   }
 
@@ -228,19 +229,23 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
    */
   private onChildList(identity: IdentitySession, ids: string[]): void {
     const list = this.childLists.get(identity.index);
-    if (!list?.asked) return; // not asked by this identity (another one's answer, on a shared broker)
+    if (!list) return; // not asked by this identity (another one's answer, on a shared broker)
     for (const id of ids) list.ids.add(id);
     clearTimeout(list.timer);
     list.timer = setTimeout(() => {
       this.childLists.delete(identity.index);
-      void this.restoreChildren(identity.index, list.ids);
+      void this.restoreChildren(identity.index, list.asked, list.ids);
     }, this.options.childListSettleMs ?? DEFAULT_CHILD_LIST_SETTLE_MS);
     list.timer.unref();
   }
 
-  private async restoreChildren(index: number, listed: ReadonlySet<string>): Promise<void> {
-    for (const childId of this.registry.childrenOf(index)) {
-      if (listed.has(childId)) continue;
+  private async restoreChildren(
+    index: number,
+    asked: ReadonlySet<string>,
+    listed: ReadonlySet<string>,
+  ): Promise<void> {
+    for (const childId of asked) {
+      if (listed.has(childId) || this.registry.gatewayOf(childId) !== index) continue;
       const device: ChildDevice = {
         devEUI: devEUIFromChildId(childId)!,
         connectivity: this.registry.isCellular(childId) ? 'CELLULAR' : 'LORAWAN',
