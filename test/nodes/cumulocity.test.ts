@@ -322,6 +322,13 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     assert.deepEqual(registry, { version: 1, gatewayId, children: { [CHILD]: 0 }, cellular: [] });
   });
 
+  it('the heartbeat setting (minutes) reaches the gateway: 125 on s/us at that interval, after the startup and 105', async () => {
+    await helper.load(modules(), flow({ heartbeatInterval: '0.005' }), creds()); // 300 ms
+    await connected();
+    await waitFor(() => platform.lines('s/us').filter((l) => l === '125').length >= 2, 5000, 'heartbeats');
+    assert.deepEqual(platform.payloads('s/us').slice(0, 4), [startup(gatewayId), '105', '125', '125']);
+  });
+
   it('maps every document type to the exact SmartREST lines; bad documents are refused with a Catch-able error', async () => {
     await helper.load(modules(), flow(), creds());
     await connected();
