@@ -300,18 +300,23 @@ const DEFAULT_CHILD_LIST_SETTLE_MS = 5000;
 const NEWER_TEMPLATES = new Set(['201', '504', '505', '506']);
 
 /**
- * The newer template an `s/e` line refuses, if that is what it says. `s/e` lines are
+ * The newer template an `s/e` line says is unknown, if that is what it says. `s/e` lines are
  * `<error code>,<template>,<message>` (thin-edge.io relies on `41,100,Device already existing` there,
- * issue thin-edge/thin-edge.io#3904); a refusal of 201/504-506 by an older tenant names the template in
- * the second field.
+ * issue thin-edge/thin-edge.io#3904). Only a refusal of the template itself counts: code 40 (SmartREST's
+ * "template not found") or a message saying the template is unknown; a `41,201,…` refusing the values
+ * of one measurement is an ordinary platform error.
  */
 function refusedNewTemplate(text: string): string | undefined {
   for (const line of text.split(/\r?\n/)) {
-    const [code, template] = line.split(',', 3);
-    if (/^4\d$/.test(code ?? '') && NEWER_TEMPLATES.has((template ?? '').trim())) return template.trim();
+    const [code, template = '', message = ''] = line.split(',', 3).map((f) => f.trim());
+    if (!NEWER_TEMPLATES.has(template)) continue;
+    if (code === '40' || UNKNOWN_TEMPLATE.test(message)) return template;
   }
   return undefined;
 }
+
+const UNKNOWN_TEMPLATE =
+  /template (is )?(not found|unknown|not supported)|(unknown|no|invalid|unsupported) (static )?template|invalid message identifier/i;
 
 function preview(text: string): string {
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
