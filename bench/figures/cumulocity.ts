@@ -1,9 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as mqtt from 'mqtt';
-import { childDeviceFromDocument, childRegistration } from '../../lib/cumulocity/device-registration';
-import { mapDocument } from '../../lib/cumulocity/mapper';
-import type { Publish } from '../../lib/cumulocity/smartrest';
+import { childDeviceFromDocument, childRegistration, mapDocument, type Publish } from '../../lib/cumulocity';
 import { MetricSet, type BenchContext, type Figure, type FigureResult } from '../lib/figure';
 import { AS_ID, AS_KEY, C8Y_ID, UPLINK_PATH, cumulocityCredentials, cumulocityFlow } from '../lib/flows';
 import {

@@ -1,6 +1,6 @@
 // First: on a Node.js older than the package's floor, fail here with one line naming it.
 import '../../lib/node-version/require-supported';
-import { prepareDocument, type CumulocityBody } from '../../lib/cumulocity/cumulocity-client';
+import { prepareDocument, type CumulocityBody } from '../../lib/cumulocity';
 import { registerOutNode } from '../shared/out-node';
 import type { NodeAPI } from '../shared/red';
 

@@ -10,8 +10,8 @@ import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   type CumulocityBody,
   type DownlinkOutcome,
-} from '../../lib/cumulocity/cumulocity-client';
-import { assertGatewayId, DEFAULT_MAX_CHILDREN } from '../../lib/cumulocity/device-registration';
+} from '../../lib/cumulocity';
+import { assertGatewayId, DEFAULT_MAX_CHILDREN } from '../../lib/cumulocity';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { PlatformConnection } from '../shared/platform-connection';
 import type { PlatformConfigNode } from '../shared/out-node';
@@ -28,6 +28,8 @@ interface CumulocityDef extends NodeDef {
   requiredInterval: number | string;
   childInterval: number | string;
   maxChildren: number | string;
+  /** Minutes between heartbeats (`125`); empty: half the gateway interval. */
+  heartbeatInterval?: number | string;
   successOn: string;
   operationTimeout: number | string;
   bufferMax: number | string;
@@ -100,6 +102,8 @@ module.exports = function (RED: NodeAPI) {
       problem ??= RED._('thingpark-cumulocity.errors.bad-gateway', { id: gatewayId });
     }
     const dir = stateDir(RED, node.id);
+    const heartbeat = positive(env(config.heartbeatInterval), 0, false);
+    const heartbeatMinutes = heartbeat > 0 ? heartbeat : undefined;
     const options = {
       host: target.host,
       port: target.port,
@@ -114,6 +118,7 @@ module.exports = function (RED: NodeAPI) {
       requiredIntervalMinutes: positive(env(config.requiredInterval), 60, true),
       childIntervalMinutes: positive(env(config.childInterval), 1440, true),
       maxChildren: positive(env(config.maxChildren), DEFAULT_MAX_CHILDREN, true),
+      heartbeatIntervalMs: heartbeatMinutes === undefined ? undefined : heartbeatMinutes * 60000,
       successOn: config.successOn === 'queued' ? ('queued' as const) : ('sent' as const),
       operationTimeoutMs:
         positive(env(config.operationTimeout), DEFAULT_OPERATION_TIMEOUT_MS / 60000, false) * 60000,

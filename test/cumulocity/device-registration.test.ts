@@ -65,13 +65,27 @@ describe('cumulocity registration: identities', () => {
 });
 
 describe('cumulocity registration: startup and child lines', () => {
-  it('gateway startup: 100 then 117 on s/us', () => {
+  it('gateway startup: 100, 117, agent 122 and hardware 110 when given, then 500 (pending operations) on s/us', () => {
     assert.deepEqual(gatewayStartup({ name: 'ThingPark Gateway' }), [
-      { topic: 's/us', payload: '100,"ThingPark Gateway",c8y_ThingParkGateway\n117,60' },
+      { topic: 's/us', payload: '100,"ThingPark Gateway",c8y_ThingParkGateway\n117,60\n500' },
     ]);
-    assert.deepEqual(gatewayStartup({ name: 'edge-1 (2)', type: 'myType', requiredIntervalMinutes: 5 }), [
-      { topic: 's/us', payload: '100,"edge-1 (2)",myType\n117,5' },
-    ]);
+    assert.deepEqual(
+      gatewayStartup({
+        name: 'edge-1 (2)',
+        type: 'myType',
+        requiredIntervalMinutes: 5,
+        agent: { name: '@thingpark-edge/node-red-connectors', version: '1.2.3' },
+        hardware: { serial: 'edge-1-2', model: '@thingpark-edge/node-red-connectors', revision: '1.2.3' },
+      }),
+      [
+        {
+          topic: 's/us',
+          payload:
+            '100,"edge-1 (2)",myType\n117,5\n122,@thingpark-edge/node-red-connectors,1.2.3\n' +
+            '110,edge-1-2,@thingpark-edge/node-red-connectors,1.2.3\n500',
+        },
+      ],
+    );
   });
 
   it('refuses a required interval that is not whole minutes', () => {

@@ -6,7 +6,10 @@ import {
   MAX_PACKET_BYTES,
   parseSmartRest,
   publishPacketSize,
+  operationFailed,
+  oldestOperationFailed,
   seriesName,
+  statusPublishes,
   unitFor,
 } from '../../lib/cumulocity';
 import { CHILD, CHILD_TOPIC, DEVEUI, TIME, cellularUplink, loraUplink } from './fixtures';
@@ -417,19 +420,21 @@ describe('cumulocity mapper: alarms', () => {
   const text = '"No uplink activity (ThingPark alarm 004, info 69)",2023-09-09T18:25:24.49+02:00';
 
   const bySeverity: [unknown, string][] = [
-    [6, `301,c8y_ThingParkAlarm_004,${text}`],
-    [5, `302,c8y_ThingParkAlarm_004,${text}`],
-    [4, `303,c8y_ThingParkAlarm_004,${text}`],
-    [3, `304,c8y_ThingParkAlarm_004,${text}`],
-    [2, `304,c8y_ThingParkAlarm_004,${text}`],
+    // Each raise is followed by 305 with its severity: a raise of an alarm already active (another
+    // severity) only counts a repeat in Cumulocity; 305 is what changes the severity.
+    [6, `301,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,CRITICAL`],
+    [5, `302,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,MAJOR`],
+    [4, `303,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,MINOR`],
+    [3, `304,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,WARNING`],
+    [2, `304,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,WARNING`],
     [1, '306,c8y_ThingParkAlarm_004'],
-    ['CRITICAL', `301,c8y_ThingParkAlarm_004,${text}`],
-    ['major', `302,c8y_ThingParkAlarm_004,${text}`],
-    ['Minor', `303,c8y_ThingParkAlarm_004,${text}`],
-    ['WARNING', `304,c8y_ThingParkAlarm_004,${text}`],
-    ['INDETERMINATE', `304,c8y_ThingParkAlarm_004,${text}`],
+    ['CRITICAL', `301,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,CRITICAL`],
+    ['major', `302,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,MAJOR`],
+    ['Minor', `303,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,MINOR`],
+    ['WARNING', `304,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,WARNING`],
+    ['INDETERMINATE', `304,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,WARNING`],
     ['CLEARED', '306,c8y_ThingParkAlarm_004'],
-    ['5', `302,c8y_ThingParkAlarm_004,${text}`],
+    ['5', `302,c8y_ThingParkAlarm_004,${text}\n305,c8y_ThingParkAlarm_004,MAJOR`],
   ];
   for (const [state, expected] of bySeverity) {
     it(`State ${JSON.stringify(state)} → ${expected.slice(0, 3)}`, () => {
@@ -445,7 +450,8 @@ describe('cumulocity mapper: alarms', () => {
     );
     assert.equal(
       result.publishes[0].payload,
-      '302,c8y_ThingParkAlarm_099,"Device alarm (ThingPark alarm 099, 3 occurrences)",2023-09-09T18:14:56.49+02:00',
+      '302,c8y_ThingParkAlarm_099,"Device alarm (ThingPark alarm 099, 3 occurrences)",2023-09-09T18:14:56.49+02:00\n' +
+        '305,c8y_ThingParkAlarm_099,MAJOR',
     );
   });
 
@@ -453,7 +459,8 @@ describe('cumulocity mapper: alarms', () => {
     const result = mapDocument(alarm(4, { ID: '16', AddInfo1: undefined }));
     assert.equal(
       result.publishes[0].payload,
-      '303,c8y_ThingParkAlarm_016,"Wrong MIC detected in Uplink frame (ThingPark alarm 016)",2023-09-09T18:25:24.49+02:00',
+      '303,c8y_ThingParkAlarm_016,"Wrong MIC detected in Uplink frame (ThingPark alarm 016)",2023-09-09T18:25:24.49+02:00\n' +
+        '305,c8y_ThingParkAlarm_016,MINOR',
     );
   });
 
@@ -487,7 +494,8 @@ describe('cumulocity mapper: alarms', () => {
         payload:
           '302,c8y_ThingParkBaseStationAlarm_102_100001C2,' +
           '"Base station connection status (base station 100001C2, ThingPark alarm 102, info 10)",' +
-          '2023-09-09T18:25:24.49+02:00',
+          '2023-09-09T18:25:24.49+02:00' +
+          '\n305,c8y_ThingParkBaseStationAlarm_102_100001C2,MAJOR',
       },
     ]);
     const cleared = mapDocument({ BS_alarm: { ID: 102, State: 1, LrrID: '100001C2' } });
@@ -527,6 +535,7 @@ describe('cumulocity mapper: downlink reports close operations', () => {
       operationId: '4711',
       correlationId: '1A2B3C4D5E6F7081',
       status: 'SUCCESSFUL',
+      result: 'sent by ThingPark, FCntDn 47',
     });
   });
 
@@ -684,6 +693,8 @@ describe('cumulocity mapper: input shape', () => {
 
   it('cleans fragment/series names and maps ontology units', () => {
     assert.equal(seriesName('a.b c,d*e[f]g(h)i@j$k'), 'a_b_c_d_e_f_g_h_i_j_k');
+    // The inventory forbids / and ' in fragment names too.
+    assert.equal(seriesName("tank/level'2"), 'tank_level_2');
     assert.equal(seriesName(''), '_');
     assert.equal(unitFor('Cel'), '°C');
     assert.equal(unitFor('Far'), '°F');
@@ -692,5 +703,58 @@ describe('cumulocity mapper: input shape', () => {
     assert.equal(unitFor('smoot'), 'smoot');
     assert.equal(unitFor('toString'), 'toString');
     assert.equal(unitFor(undefined), undefined);
+  });
+});
+
+describe('cumulocity mapper: older tenants and operation statuses', () => {
+  it('legacyTemplates: measurements as one 200 line per value (the tenant refused 201)', () => {
+    const result = mapDocument(loraUplink(), { legacyTemplates: true });
+    assert.deepEqual(linesOn(result, CHILD_TOPIC), [
+      '200,c8y_SignalStrength,rssi,-60,dBm,2024-01-01T10:00:00.000+00:00',
+      '200,c8y_SignalStrength,snr,9.5,dB,2024-01-01T10:00:00.000+00:00',
+      '200,c8y_SignalStrength,sf,7,,2024-01-01T10:00:00.000+00:00',
+      '200,temperature,temperature,21.5,°C,2024-01-01T10:00:00.000+00:00',
+      '200,nested,humidity,40,,2024-01-01T10:00:00.000+00:00',
+    ]);
+  });
+
+  it('failure reasons are cut to 500 bytes, never inside a character', () => {
+    const long = 'é'.repeat(400); // 800 bytes
+    const line = operationFailed('7', long);
+    assert.equal(line, `505,7,${'é'.repeat(250)}`);
+    assert.equal(oldestOperationFailed('x'.repeat(600)), `502,c8y_Command,${'x'.repeat(500)}`);
+    assert.equal(operationFailed('7', 'short'), '505,7,short');
+  });
+
+  it('an operation never set EXECUTING goes 504 before 505 (or 501 before 502); a c8y_Command success carries its result', () => {
+    const base = { externalId: CHILD, fragment: 'c8y_Command' };
+    const lines = (change: Parameters<typeof statusPublishes>[0], byId = true) =>
+      statusPublishes(change, byId).map((p) => `${p.topic} ${p.payload}`);
+    assert.deepEqual(
+      lines({ ...base, operationId: '9', pending: true, statuses: ['FAILED'], reason: 'no' }),
+      [`${CHILD_TOPIC} 504,9\n505,9,no`],
+    );
+    assert.deepEqual(
+      lines({ ...base, operationId: '9', pending: false, statuses: ['FAILED'], reason: 'no' }),
+      [`${CHILD_TOPIC} 505,9,no`],
+    );
+    assert.deepEqual(
+      lines({ ...base, operationId: '9', pending: true, statuses: ['FAILED'], reason: 'no' }, false),
+      [`${CHILD_TOPIC} 501,c8y_Command\n502,c8y_Command,no`],
+    );
+    assert.deepEqual(
+      lines({
+        ...base,
+        operationId: '9',
+        pending: false,
+        statuses: ['SUCCESSFUL'],
+        result: 'sent by ThingPark, FCntDn 7',
+      }),
+      [`${CHILD_TOPIC} 506,9,"sent by ThingPark, FCntDn 7"`],
+    );
+    assert.deepEqual(
+      lines({ ...base, pending: false, statuses: ['SUCCESSFUL'], result: 'sent by ThingPark' }),
+      [`${CHILD_TOPIC} 503,c8y_Command,"sent by ThingPark"`],
+    );
   });
 });

@@ -195,7 +195,7 @@ function checkResult(result: ReturnType<typeof mapDocument>): void {
     } else {
       assert.match(p.topic, /^s\/us(\/[0-9a-f]{16})?$/);
       for (const record of parseSmartRest(p.payload, { backslashEscapes: false })) {
-        assert.match(record[0], /^(201|301|302|303|304|306|400|402|505|506)$/);
+        assert.match(record[0], /^(201|301|302|303|304|305|306|400|402|505|506)$/);
       }
     }
   }

@@ -2,11 +2,12 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ChildRegistry } from '../../lib/cumulocity/child-registry';
-import { CumulocityClient, prepareDocument } from '../../lib/cumulocity/cumulocity-client';
+import { ChildRegistry } from '../../lib/cumulocity/state/child-registry';
+import { CumulocityClient } from '../../lib/cumulocity/cumulocity-client';
+import { prepareDocument } from '../../lib/cumulocity/mapping/prepare-document';
 import { MappingError } from '../../lib/cumulocity/errors';
-import { JsonFile } from '../../lib/cumulocity/json-file';
-import { OperationStore, type OperationRecord } from '../../lib/cumulocity/operation-store';
+import { JsonFile } from '../../lib/cumulocity/state/json-file';
+import { OperationStore, type OperationRecord } from '../../lib/cumulocity/state/operation-store';
 import { DEVEUI, TIME, loraUplink } from './fixtures';
 
 const child = (i: number) => i.toString(16).padStart(16, '0');

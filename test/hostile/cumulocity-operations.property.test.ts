@@ -4,13 +4,13 @@ import * as fs from 'fs';
 import * as mqtt from 'mqtt';
 import * as os from 'os';
 import * as path from 'path';
-import { OperationError } from '../../lib/cumulocity/errors';
 import {
   parseOperationNotifications,
   parseSmartRestOperations,
   toDownlinkRequest,
   type ParsedOperations,
-} from '../../lib/cumulocity/operations';
+  OperationError,
+} from '../../lib/cumulocity';
 import { hasMosquitto, Mosquitto } from '../../testkit/broker';
 import { helper, servingHttpNodes, waitFor } from '../helpers/node-red';
 import { repoRoot } from '../../testkit/paths';

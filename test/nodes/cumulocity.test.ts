@@ -31,7 +31,11 @@ const PASSWORD = 'edge-pass';
 const AS_KEY = 'c8y-test-as-key';
 const AS_ID = 'c8y.as';
 const GATEWAY_NAME = 'Edge test';
-const STARTUP = '100,"Edge test",c8y_ThingParkGateway\n117,60';
+const PACKAGE = require(path.join(repoRoot, 'package.json')) as { name: string; version: string };
+/** 100 + 117, the agent (122) and the gateway's hardware (110), then 500: the pending operations. */
+const startup = (id: string) =>
+  `100,"Edge test",c8y_ThingParkGateway\n117,60\n122,${PACKAGE.name},${PACKAGE.version}\n` +
+  `110,${id},${PACKAGE.name},${PACKAGE.version}\n500`;
 const OPS_114 = '114,c8y_Command,c8y_LoRaDownlink';
 const REGISTER_101 = `101,${CHILD},"LoRa ${DEVEUI}",c8y_ThingParkLoRaDevice`;
 const REGISTER_CHILD = `110,${DEVEUI}\n${OPS_114}\n117,1440`;
@@ -283,7 +287,8 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     await helper.load(modules(), flow(), creds());
     const caught = collect(helper.getNode('caught'));
     await connected();
-    await waitFor(() => platform.payloads('s/us').length === 1, 5000, 'gateway startup');
+    // The startup, then 105 (its children, to find ones deleted in Cumulocity) after the 114 refresh.
+    await waitFor(() => platform.payloads('s/us').length === 2, 5000, 'gateway startup');
     assert.deepEqual(errorsOf(caught), []);
     // Platform diagnostics (s/e, error) are read and reported as Catch-able errors.
     await platform.client!.publishAsync('s/e', '40,,No static template for this message id', { qos: 1 });
@@ -292,15 +297,18 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
       'Cumulocity reported an error on s/e: 40,,No static template for this message id',
     ]);
     caught.length = 0;
-    assert.deepEqual(platform.records, [{ topic: 's/us', payload: STARTUP }]);
+    assert.deepEqual(platform.records, [
+      { topic: 's/us', payload: startup(gatewayId) },
+      { topic: 's/us', payload: '105' },
+    ]);
     assert.match(broker.log, new RegExp(`New client connected .* as ${gatewayId} .*u'${TENANT}/${USER}'`));
 
     const out = helper.getNode('out');
     out.receive({ payload: loraUplink() });
     out.receive({ payload: loraUplink() });
     await drained(2);
-    await waitFor(() => platform.records.length === 7, 5000, 'registration and two uplinks');
-    assert.deepEqual(platform.records.slice(1), [
+    await waitFor(() => platform.records.length === 8, 5000, 'registration and two uplinks');
+    assert.deepEqual(platform.records.slice(2), [
       { topic: 's/us', payload: REGISTER_101 },
       { topic: CHILD_TOPIC, payload: REGISTER_CHILD },
       { topic: CHILD_TOPIC, payload: UPLINK_LINES },
@@ -312,6 +320,13 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
       fs.readFileSync(path.join(userDir, 'thingpark-cumulocity', 'c8y', 'children.json'), 'utf8'),
     );
     assert.deepEqual(registry, { version: 1, gatewayId, children: { [CHILD]: 0 }, cellular: [] });
+  });
+
+  it('the heartbeat setting (minutes) reaches the gateway: 125 on s/us at that interval, after the startup and 105', async () => {
+    await helper.load(modules(), flow({ heartbeatInterval: '0.005' }), creds()); // 300 ms
+    await connected();
+    await waitFor(() => platform.lines('s/us').filter((l) => l === '125').length >= 2, 5000, 'heartbeats');
+    assert.deepEqual(platform.payloads('s/us').slice(0, 4), [startup(gatewayId), '105', '125', '125']);
   });
 
   it('maps every document type to the exact SmartREST lines; bad documents are refused with a Catch-able error', async () => {
@@ -383,7 +398,8 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
         {
           topic: CHILD_TOPIC,
           payload:
-            '302,c8y_ThingParkAlarm_004,"No uplink activity (ThingPark alarm 004, info 69)",2023-09-09T18:25:24.49+02:00',
+            '302,c8y_ThingParkAlarm_004,"No uplink activity (ThingPark alarm 004, info 69)",2023-09-09T18:25:24.49+02:00\n' +
+            '305,c8y_ThingParkAlarm_004,MAJOR',
         },
         { topic: CHILD_TOPIC, payload: '306,c8y_ThingParkAlarm_004' },
       ],
@@ -396,7 +412,7 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
           payload:
             '302,c8y_ThingParkBaseStationAlarm_102_100001C2,' +
             '"Base station connection status (base station 100001C2, ThingPark alarm 102, info 10)",' +
-            '2023-09-09T18:25:24.49+02:00',
+            '2023-09-09T18:25:24.49+02:00\n305,c8y_ThingParkBaseStationAlarm_102_100001C2,MAJOR',
         },
       ],
     );
@@ -436,7 +452,7 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     assert.equal(lrc.received[0].query.get('FPort'), '2');
     assert.equal(lrc.received[0].query.get('Payload'), '0a0b');
     await waitFor(() => platform.lines(CHILD_TOPIC).length === 2, 10000, '504 and 506');
-    assert.deepEqual(platform.lines(CHILD_TOPIC), ['504,4711', '506,4711']);
+    assert.deepEqual(platform.lines(CHILD_TOPIC), ['504,4711', '506,4711,"sent by ThingPark, FCntDn 1"']);
     await waitFor(() => c8y().client.operations.size === 0, 5000, 'operation forgotten');
     await c8y().client.operations.flush();
     const stored = JSON.parse(
@@ -456,7 +472,10 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     const results = collect(helper.getNode('dlresult'));
     await platform.smartRest(`511,${CHILD},ab01:3`);
     await waitFor(() => platform.lines(CHILD_TOPIC).length === 2, 10000, '501 and 503');
-    assert.deepEqual(platform.lines(CHILD_TOPIC), ['501,c8y_Command', '503,c8y_Command']);
+    assert.deepEqual(platform.lines(CHILD_TOPIC), [
+      '501,c8y_Command',
+      '503,c8y_Command,"sent by ThingPark, FCntDn 1"',
+    ]);
     assert.equal(lrc.received[0].query.get('FPort'), '3');
     assert.equal(lrc.received[0].query.get('Payload'), 'ab01');
 
@@ -490,7 +509,12 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     ]);
     await waitFor(() => platform.lines(CHILD_TOPIC).length === 4, 10000, 'second operation closed');
     await sleep(500);
-    assert.deepEqual(platform.lines(CHILD_TOPIC), ['504,5001', '506,5001', '504,5002', '506,5002']);
+    assert.deepEqual(platform.lines(CHILD_TOPIC), [
+      '504,5001',
+      '506,5001,"sent by ThingPark, FCntDn 1"',
+      '504,5002',
+      '506,5002,"sent by ThingPark, FCntDn 1"',
+    ]);
     assert.deepEqual(
       lrc.received.map((r) => r.query.get('Payload')),
       ['cafe', 'beef'],
@@ -520,7 +544,7 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
         {
           topic: CHILD_TOPIC,
           payload:
-            '505,4712,"Cumulocity operation bad-hex (operation 4712): payload is not hexadecimal: ""xyz"""',
+            '504,4712\n505,4712,"Cumulocity operation bad-hex (operation 4712): payload is not hexadecimal: ""xyz"""',
         },
         {
           topic: CHILD_TOPIC,
@@ -534,7 +558,7 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
       [
         {
           topic: 's/us',
-          payload: `505,4714,"Cumulocity operation unknown-device (operation 4714): no ThingPark device with child id ""${gatewayId}"""`,
+          payload: `504,4714\n505,4714,"Cumulocity operation unknown-device (operation 4714): no ThingPark device with child id ""${gatewayId}"""`,
         },
       ],
     );
@@ -546,7 +570,11 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     await platform.operation(jsonOperation('4715', '0102'));
     await waitFor(() => platform.records.length === 1, 10000, 'refused by the LRC');
     assert.deepEqual(platform.records, [
-      { topic: CHILD_TOPIC, payload: '505,4715,"Refused by ThingPark: Service temporarily unavailable"' },
+      // Never EXECUTING: 504 first, so the operation goes through the documented lifecycle.
+      {
+        topic: CHILD_TOPIC,
+        payload: '504,4715\n505,4715,"Refused by ThingPark: Service temporarily unavailable"',
+      },
     ]);
     await waitFor(() => caught.length === 4, 5000, 'downlink out error');
     assert.match(errorsOf(caught)[3], /Service temporarily unavailable/);
@@ -558,7 +586,9 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     await registerDevice();
     await platform.operation(jsonOperation('6001', '01'));
     await waitFor(() => platform.records.length === 1, 10000, 'status');
-    assert.deepEqual(platform.records, [{ topic: CHILD_TOPIC, payload: '504,6001\n506,6001' }]);
+    assert.deepEqual(platform.records, [
+      { topic: CHILD_TOPIC, payload: '504,6001\n506,6001,"queued by ThingPark"' },
+    ]);
     await waitFor(() => c8y().connection.stats().delivered >= 3, 5000, 'sent report delivered');
     await sleep(300);
     assert.equal(platform.records.length, 1);
@@ -586,7 +616,8 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     downlinks = collect(helper.getNode('dlmsg'));
     await connected();
     await waitFor(() => platform.lines(CHILD_TOPIC).includes(OPS_114), 5000, '114 re-sent');
-    assert.deepEqual(platform.payloads('s/us'), [STARTUP]);
+    await waitFor(() => platform.payloads('s/us').length === 2, 5000, 'startup and 105');
+    assert.deepEqual(platform.payloads('s/us'), [startup(gatewayId), '105']);
     helper.getNode('out').receive({ payload: loraUplink() });
     await drained(1);
     // The platform replays what is still PENDING on subscribe.
@@ -607,8 +638,9 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
       0,
       'no 101 after restart',
     );
-    assert.deepEqual(platform.records.slice(1, 3), [
+    assert.deepEqual(platform.records.slice(1, 4), [
       { topic: CHILD_TOPIC, payload: OPS_114 },
+      { topic: 's/us', payload: '105' },
       { topic: CHILD_TOPIC, payload: UPLINK_LINES },
     ]);
 
@@ -635,7 +667,8 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
     }
     await drained(total, 120000);
     // Three gateway startups, then per device: 101, its child lines, its measurement and its event.
-    await waitFor(() => platform.records.length === 3 + 4 * total, 20000, 'everything recorded');
+    // (and each identity's 105)
+    await waitFor(() => platform.records.length === 6 + 4 * total, 20000, 'everything recorded');
     const registered = platform.lines('s/us').filter((l) => l.startsWith('101,'));
     assert.equal(registered.length, total);
     assert.equal(new Set(registered.map((l) => l.split(',')[1])).size, total, 'each device registered once');
@@ -757,7 +790,7 @@ describe('Cumulocity: gateway, child devices and operations against a mosquitto 
       const out = helper.getNode('out');
       out.receive({ payload: loraUplink() });
       await drained(1);
-      await waitFor(() => recorder.records.length === 5, 5000, 'first uplink recorded');
+      await waitFor(() => recorder.records.length === 6, 5000, 'first uplink recorded');
       await recorder.end();
       recorder.clear();
       await outageBroker.stop();

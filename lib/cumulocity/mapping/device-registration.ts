@@ -20,7 +20,7 @@
  * `maxChildren` (default 1000). Each identity is its own MQTT client id / device, so the caller keeps one
  * MQTT connection per identity in use and sends a child's messages on its gateway's connection.
  */
-import { RegistrationError } from './errors';
+import { RegistrationError } from '../errors';
 import { buildLine, smartRestTopic, type Publish } from './smartrest';
 
 export const DEFAULT_MAX_CHILDREN = 1000;
@@ -92,19 +92,51 @@ export interface GatewayStartupOptions {
   type?: string;
   /** `117` required availability interval in minutes (default 60). */
   requiredIntervalMinutes?: number;
+  /** `122,name,version,url,maintainer`: the software acting as agent (c8y_Agent). */
+  agent?: { name: string; version: string; url?: string; maintainer?: string };
+  /** `110,serial,model,revision` of the gateway itself. */
+  hardware?: { serial: string; model?: string; revision?: string };
 }
 
 /**
- * What a gateway identity sends on `s/us` right after connecting: `100,<name>,<type>` then
- * `117,<minutes>` (one publish). For identity number 2 and up, name it with gatewayDisplayName.
+ * What a gateway identity sends on `s/us` right after connecting, in one publish: `100,<name>,<type>`,
+ * `117,<minutes>`, `122` (agent) and `110` (hardware) when given, then `500`: the platform answers it
+ * with every operation still PENDING, so one created while we were away is not missed (thin-edge sends
+ * 500 on every connect too; operations already handed over are recognised by their id). For identity
+ * number 2 and up, name it with gatewayDisplayName.
  */
 export function gatewayStartup(options: GatewayStartupOptions): Publish[] {
   const lines = [
     buildLine(100, [options.name, options.type ?? DEFAULT_GATEWAY_TYPE]),
     buildLine(117, [interval(options.requiredIntervalMinutes, DEFAULT_GATEWAY_INTERVAL_MINUTES)]),
   ];
+  const { agent, hardware } = options;
+  if (agent) {
+    lines.push(
+      buildLine(122, [agent.name, agent.version, agent.url, agent.maintainer], { trimTrailingEmpty: true }),
+    );
+  }
+  if (hardware) {
+    lines.push(
+      buildLine(110, [hardware.serial, hardware.model, hardware.revision], { trimTrailingEmpty: true }),
+    );
+  }
+  lines.push(PENDING_OPERATIONS);
   return [{ topic: smartRestTopic(), payload: lines.join('\n') }];
 }
+
+/** `500`: asks for the operations still PENDING (answered on `devicecontrol/notifications` and `s/ds`). */
+export const PENDING_OPERATIONS = '500';
+/** `125`: heartbeat, keeps a device that sends no data of its own available. */
+export const HEARTBEAT = '125';
+/** `105`: asks for the device's children (answered `106,<child>,…` on `s/ds`). */
+export const CHILD_LIST_REQUEST = '105';
+/**
+ * The MQTT last will (c8y-docs, mqtt-bundle/implementation.md, "MQTT last will": its example, and "the
+ * execution of the last will updates the device availability"): an event on the gateway when its
+ * connection is lost without a DISCONNECT.
+ */
+export const LAST_WILL = { topic: 's/us', payload: '400,c8y_ConnectionEvent,"Device connection was lost."' };
 
 export interface ChildDevice {
   devEUI: string;

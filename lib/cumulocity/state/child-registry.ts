@@ -17,7 +17,7 @@ import {
   restoreAllocation,
   type Allocation,
   type MutableAllocationState,
-} from './device-registration';
+} from '../mapping/device-registration';
 
 export interface ChildRegistryOptions {
   /** JSON file; undefined keeps the registry in memory only. */

@@ -24,7 +24,7 @@
  * control character: quoting more than needed is always accepted (`400,c8y_MyEvent,"Something was
  * triggered"` in mqtt-static-templates.md).
  */
-import { SmartRestError } from './errors';
+import { SmartRestError } from '../errors';
 
 /** Cumulocity's limit for one MQTT packet, header included (implementation.md, "SmartREST payload"). */
 export const MAX_PACKET_BYTES = 16184;

@@ -17,7 +17,7 @@
  *   test port since 1.0.3), so application downlinks use 1..223.
  */
 import { devEUIFromChildId } from './device-registration';
-import { OperationError } from './errors';
+import { OperationError } from '../errors';
 import { buildLine, parseSmartRest, smartRestTopic, type Publish } from './smartrest';
 
 export const COMMAND_FRAGMENT = 'c8y_Command';
@@ -44,6 +44,8 @@ export interface ParsedOperations {
   operations: C8yOperation[];
   /** One per unusable line / object; the others are still returned. */
   errors: OperationError[];
+  /** `106,<child>,<child>…` answers to `105` (on `s/ds`): child external ids. */
+  childLists?: string[][];
 }
 
 export interface DownlinkRequest {
@@ -156,6 +158,10 @@ export function parseSmartRestOperations(payload: string | Uint8Array): ParsedOp
   }
   for (const record of records) {
     const [template, serial, ...rest] = record;
+    if (template === '106') {
+      (result.childLists ??= []).push(record.slice(1).filter((id) => id !== ''));
+      continue;
+    }
     if (template !== '511') {
       result.errors.push(
         new OperationError(
@@ -383,9 +389,26 @@ export function operationExecuting(operationId: string): string {
   return buildLine(504, [operationId]);
 }
 
-/** `505,<opId>,<reason>`: FAILED. */
+/** Longest failure reason sent, in UTF-8 bytes: a whole error text makes an unreadable operation list. */
+export const MAX_REASON_BYTES = 500;
+
+/** `text` cut to at most `max` UTF-8 bytes, never inside a character. */
+export function cutToBytes(text: string, max = MAX_REASON_BYTES): string {
+  if (Buffer.byteLength(text, 'utf8') <= max) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char, 'utf8');
+    if (bytes + size > max) break;
+    bytes += size;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
+/** `505,<opId>,<reason>`: FAILED (reason cut to 500 bytes). */
 export function operationFailed(operationId: string, reason: string): string {
-  return buildLine(505, [operationId, reason]);
+  return buildLine(505, [operationId, cutToBytes(reason)]);
 }
 
 /** `506,<opId>[,<result>…]`: SUCCESSFUL. */
@@ -400,7 +423,7 @@ export function oldestOperationExecuting(fragment: string = COMMAND_FRAGMENT): s
 
 /** `502,<fragment>,<reason>`: the oldest EXECUTING operation of that type to FAILED. */
 export function oldestOperationFailed(reason: string, fragment: string = COMMAND_FRAGMENT): string {
-  return buildLine(502, [fragment, reason]);
+  return buildLine(502, [fragment, cutToBytes(reason)]);
 }
 
 /** `503,<fragment>[,<result>…]`: the oldest EXECUTING operation of that type to SUCCESSFUL. */
