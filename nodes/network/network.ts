@@ -9,6 +9,7 @@ import {
 import { checkMqttConnection } from '../../lib/mqtt/mqtt-check';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { MqttConnection, type ConnectionState } from '../../lib/mqtt/mqtt-connection';
+import { monitorRegistry } from '../shared/monitor-registry';
 import { UserRegistry } from '../shared/user-registry';
 import {
   errorMessage,
@@ -161,7 +162,17 @@ module.exports = function (RED: NodeAPI) {
     node.subscribeUplinks = (handler) => connection?.subscribe(uplinkFilter, handler);
     node.unsubscribeUplinks = (handler) => connection?.unsubscribe(uplinkFilter, handler);
 
+    const unannounce = monitorRegistry.addNetwork({
+      node,
+      mode: node.mode,
+      state: () => ({
+        state: connection?.state ?? 'listening',
+        reconnects: connection?.reconnects ?? 0,
+        lastError: connection?.lastError?.message,
+      }),
+    });
     node.on('close', (_removed: boolean, done: () => void) => {
+      unannounce();
       const stopping = connection ? connection.stop() : Promise.resolve();
       stopping.then(
         () => done(),

@@ -2,6 +2,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { createQueue, type BufferPolicy, type DeliveryQueue, type QueueStats } from '../../lib/delivery';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../../lib/connection/platform-client';
+import { monitorRegistry } from './monitor-registry';
 import { UserRegistry } from './user-registry';
 import { errorMessage, type Node, type NodeAPI, type NodeStatus } from './red';
 
@@ -47,6 +48,7 @@ export class PlatformConnection<T> {
   private statusTimer?: NodeJS.Timeout;
   private lastErrorText = '';
   private closed = false;
+  private readonly unannounce: () => void;
 
   constructor(
     private readonly RED: NodeAPI,
@@ -121,6 +123,7 @@ export class PlatformConnection<T> {
       this.registry.reportError(text, {}, new Set(this.downlinkListeners.keys()));
     });
     this.showStatus();
+    this.unannounce = monitorRegistry.addConnection(node as never, this as PlatformConnection<unknown>);
   }
 
   /** Queues a message for the platform; resolves once it is stored (rejects with QueueFullError in reject mode). */
@@ -182,6 +185,7 @@ export class PlatformConnection<T> {
   /** Stops the client and closes the queue within a few seconds; a removed node's queue is deleted. */
   async close(removed: boolean): Promise<void> {
     this.closed = true;
+    this.unannounce();
     clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
     this.downlinkListeners.clear();

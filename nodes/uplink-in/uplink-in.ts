@@ -8,6 +8,7 @@ import {
   type NormalisedDocument,
 } from '../../lib/thingpark';
 import type { NetworkNode } from '../network/network';
+import { monitorRegistry } from '../shared/monitor-registry';
 import { chosenTypes } from '../shared/out-node';
 import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';
 import { bypassAdminBodyParsers, joinRoot } from './admin-body-bypass';
@@ -63,6 +64,7 @@ module.exports = function (RED: NodeAPI) {
       counters.received++;
       scheduleStatus();
       if (doc.info.devEUI) network.rememberConnectivity(doc.info.devEUI, doc.info.connectivity);
+      monitorRegistry.recordDocument(network.id, { ...doc.info, rssi: doc.body.LrrRSSI, snr: doc.body.LrrSNR });
       if (!selected.has(doc.info.type)) return;
       const id = doc.body.LrrID ?? doc.body.LrrId ?? doc.body.McAddr;
       const topic = doc.info.devEUI ?? (typeof id === 'string' || typeof id === 'number' ? String(id) : '');
