@@ -7,6 +7,7 @@
   'use strict';
   if (window.ThingParkPlot) return;
   var NS = 'http://www.w3.org/2000/svg';
+  var document = window.document;
 
   function el(name, attrs, parent) {
     var e = document.createElementNS(NS, name);
@@ -33,7 +34,11 @@
       });
     });
     if (xs.length === 0) {
-      var none = el('text', { x: w / 2, y: h / 2, 'text-anchor': 'middle', class: 'thingpark-plot-empty' }, svg);
+      var none = el(
+        'text',
+        { x: w / 2, y: h / 2, 'text-anchor': 'middle', class: 'thingpark-plot-empty' },
+        svg,
+      );
       none.textContent = opts.empty || '';
       return svg;
     }
@@ -52,11 +57,19 @@
     el('line', { x1: pad.l, y1: h - pad.b, x2: w - pad.r, y2: h - pad.b, class: 'thingpark-plot-axis' }, svg);
     el('line', { x1: pad.l, y1: pad.t, x2: pad.l, y2: h - pad.b, class: 'thingpark-plot-axis' }, svg);
     [y0, y1].forEach(function (v) {
-      var label = el('text', { x: pad.l - 3, y: sy(v) + 3, 'text-anchor': 'end', class: 'thingpark-plot-label' }, svg);
+      var label = el(
+        'text',
+        { x: pad.l - 3, y: sy(v) + 3, 'text-anchor': 'end', class: 'thingpark-plot-label' },
+        svg,
+      );
       label.textContent = String(Math.round(v * 10) / 10);
     });
     if (opts.xLabel) {
-      var xl = el('text', { x: w - pad.r, y: h - 2, 'text-anchor': 'end', class: 'thingpark-plot-label' }, svg);
+      var xl = el(
+        'text',
+        { x: w - pad.r, y: h - 2, 'text-anchor': 'end', class: 'thingpark-plot-label' },
+        svg,
+      );
       xl.textContent = opts.xLabel;
     }
     series.forEach(function (s) {

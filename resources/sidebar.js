@@ -6,6 +6,8 @@
 (function () {
   'use strict';
   if (window.ThingParkSidebar) return;
+  var RED = window.RED;
+  var ThingParkPlot = window.ThingParkPlot;
   var NS = '@thingpark-edge/node-red-connectors/thingpark-sidebar';
   var POLL_MS = 3000;
   var $root;
@@ -33,7 +35,9 @@
   }
 
   function canWrite(type) {
-    return !RED.user || typeof RED.user.hasPermission !== 'function' || RED.user.hasPermission(type + '.write');
+    return (
+      !RED.user || typeof RED.user.hasPermission !== 'function' || RED.user.hasPermission(type + '.write')
+    );
   }
 
   function figure(label, value, cls) {
@@ -43,27 +47,32 @@
       .append($('<span class="thingpark-figure-value">').text(value));
   }
 
+  /** The last hour per minute: the count series, and the gauge series when named. */
   function historyPlot(points, gaugeName, countName) {
     var now = Date.now();
-    return ThingParkPlot.draw(
-      [
-        {
-          name: gaugeName,
-          cls: 'thingpark-series-gauge',
-          points: points.map(function (p) {
-            return { x: p.t, y: p.gauge };
-          }),
-        },
-        {
-          name: countName,
-          cls: 'thingpark-series-count',
-          points: points.map(function (p) {
-            return { x: p.t, y: p.count };
-          }),
-        },
-      ],
-      { xMin: now - 3600000, xMax: now, xLabel: t('plot.hour'), empty: t('plot.empty') },
-    );
+    var series = [
+      {
+        name: countName,
+        cls: 'thingpark-series-count',
+        points: points.map(function (p) {
+          return { x: p.t, y: p.count };
+        }),
+      },
+    ];
+    if (gaugeName)
+      series.unshift({
+        name: gaugeName,
+        cls: 'thingpark-series-gauge',
+        points: points.map(function (p) {
+          return { x: p.t, y: p.gauge };
+        }),
+      });
+    return ThingParkPlot.draw(series, {
+      xMin: now - 3600000,
+      xMax: now,
+      xLabel: t('plot.hour'),
+      empty: t('plot.empty'),
+    });
   }
 
   function legend(names) {
@@ -127,11 +136,15 @@
     if (!window.confirm(question)) return;
     api('POST', 'monitor/connections/' + encodeURIComponent(c.id) + '/dead-letters/' + action, body).then(
       function (answer) {
-        RED.notify(t('done.' + action, { count: answer[action === 'resend' ? 'resent' : 'discarded'] }), 'success');
+        RED.notify(
+          t('done.' + action, { count: answer[action === 'resend' ? 'resent' : 'discarded'] }),
+          'success',
+        );
         refresh();
       },
       function (xhr) {
-        var reason = xhr.status === 401 || xhr.status === 403 ? t('forbidden') : (xhr.responseJSON || {}).error;
+        var reason =
+          xhr.status === 401 || xhr.status === 403 ? t('forbidden') : (xhr.responseJSON || {}).error;
         RED.notify(t('failed', { error: reason || xhr.status }), 'error');
         refresh();
       },
@@ -153,12 +166,16 @@
           .attr('title', allowed ? '' : t('readOnly'))
           .on('click', onClick);
       };
-      $head.append(button(t('deadLetters.resendAll'), 'thingpark-resend-all', function () {
-        act(c, 'resend', { all: true });
-      }));
-      $head.append(button(t('deadLetters.discardAll'), 'thingpark-discard-all', function () {
-        act(c, 'discard', { all: true });
-      }));
+      $head.append(
+        button(t('deadLetters.resendAll'), 'thingpark-resend-all', function () {
+          act(c, 'resend', { all: true });
+        }),
+      );
+      $head.append(
+        button(t('deadLetters.discardAll'), 'thingpark-discard-all', function () {
+          act(c, 'discard', { all: true });
+        }),
+      );
       var $table = $('<table class="thingpark-dead-table">').appendTo($list);
       $table.append(
         $('<tr>')
@@ -175,12 +192,16 @@
           .append($('<td class="thingpark-dead-reason">').text(l.error))
           .append(
             $('<td class="thingpark-dead-actions">')
-              .append(button(t('deadLetters.resend'), 'thingpark-resend', function () {
-                act(c, 'resend', { seqs: [l.seq] });
-              }))
-              .append(button(t('deadLetters.discard'), 'thingpark-discard', function () {
-                act(c, 'discard', { seqs: [l.seq] });
-              })),
+              .append(
+                button(t('deadLetters.resend'), 'thingpark-resend', function () {
+                  act(c, 'resend', { seqs: [l.seq] });
+                }),
+              )
+              .append(
+                button(t('deadLetters.discard'), 'thingpark-discard', function () {
+                  act(c, 'discard', { seqs: [l.seq] });
+                }),
+              ),
           )
           .appendTo($table);
       });
@@ -219,13 +240,34 @@
         $row.addClass('selected');
         var plot = ThingParkPlot.draw(
           [
-            { name: 'RSSI', cls: 'thingpark-series-rssi', points: d.uplinks.map(function (u) { return { x: u.t, y: u.rssi }; }) },
-            { name: 'SNR', cls: 'thingpark-series-snr', points: d.uplinks.map(function (u) { return { x: u.t, y: u.snr }; }) },
+            {
+              name: 'RSSI',
+              cls: 'thingpark-series-rssi',
+              points: d.uplinks.map(function (u) {
+                return { x: u.t, y: u.rssi };
+              }),
+            },
+            {
+              name: 'SNR',
+              cls: 'thingpark-series-snr',
+              points: d.uplinks.map(function (u) {
+                return { x: u.t, y: u.snr };
+              }),
+            },
           ],
           { yZero: false, empty: t('plot.empty') },
         );
         $('<tr class="thingpark-device-plot">')
-          .append($('<td colspan="5">').append(plot).append(legend([['RSSI', 'thingpark-series-rssi'], ['SNR', 'thingpark-series-snr']])))
+          .append(
+            $('<td colspan="5">')
+              .append(plot)
+              .append(
+                legend([
+                  ['RSSI', 'thingpark-series-rssi'],
+                  ['SNR', 'thingpark-series-snr'],
+                ]),
+              ),
+          )
           .appendTo($table);
       }
     });
@@ -276,7 +318,7 @@
       enableOnEdit: true,
       onchange: refresh,
     });
-    timer = setInterval(refresh, POLL_MS);
+    timer = window.setInterval(refresh, POLL_MS);
   }
 
   window.ThingParkSidebar = { refresh: refresh };
@@ -284,7 +326,7 @@
     type: 'thingpark-sidebar',
     onadd: build,
     onremove: function () {
-      clearInterval(timer);
+      window.clearInterval(timer);
       RED.sidebar.removeTab('thingpark');
     },
   });

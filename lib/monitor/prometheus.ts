@@ -41,7 +41,12 @@ export function renderPrometheus(families: readonly MetricFamily[]): string {
 }
 
 const CONNECTION_METRICS: Array<[string, MetricFamily['type'], string, (c: ConnectionSnapshot) => number]> = [
-  ['thingpark_connection_up', 'gauge', '1 when the connection to the platform is up.', (c) => +(c.state === 'connected')],
+  [
+    'thingpark_connection_up',
+    'gauge',
+    '1 when the connection to the platform is up.',
+    (c) => +(c.state === 'connected'),
+  ],
   ['thingpark_connection_reconnects_total', 'counter', 'Reconnections since start.', (c) => c.reconnects],
   ['thingpark_queue_entries', 'gauge', 'Messages waiting for the platform.', (c) => c.queued],
   ['thingpark_queue_bytes', 'gauge', 'Bytes waiting for the platform.', (c) => c.bytes],
@@ -49,7 +54,12 @@ const CONNECTION_METRICS: Array<[string, MetricFamily['type'], string, (c: Conne
   ['thingpark_dropped_total', 'counter', 'Messages dropped because the buffer was full.', (c) => c.dropped],
   ['thingpark_rejected_total', 'counter', 'Messages refused because the buffer was full.', (c) => c.rejected],
   ['thingpark_retries_total', 'counter', 'Deliveries tried again.', (c) => c.retries],
-  ['thingpark_dead_letters', 'gauge', 'Messages the platform refused for good, kept aside.', (c) => c.deadLetters],
+  [
+    'thingpark_dead_letters',
+    'gauge',
+    'Messages the platform refused for good, kept aside.',
+    (c) => c.deadLetters,
+  ],
 ];
 
 /** The counters of the sidebar as Prometheus families, one sample per connection / network. */

@@ -82,34 +82,42 @@ export function registerMonitorEndpoints(RED: NodeAPI): void {
     return { entry, letters: letters.filter((l) => seqs.has(l.seq)) };
   };
 
-  admin.post('/thingpark/monitor/connections/:id/dead-letters/discard', write, (req: Request, res: Response) => {
-    chosen(req)
-      .then(({ entry, letters }) => entry.connection.queue.discardDeadLetters(letters.map((l) => l.seq)))
-      .then(
-        (discarded) => res.json({ discarded }),
-        (err: unknown) => res.status(503).json({ error: errorMessage(err) }),
-      );
-  });
+  admin.post(
+    '/thingpark/monitor/connections/:id/dead-letters/discard',
+    write,
+    (req: Request, res: Response) => {
+      chosen(req)
+        .then(({ entry, letters }) => entry.connection.queue.discardDeadLetters(letters.map((l) => l.seq)))
+        .then(
+          (discarded) => res.json({ discarded }),
+          (err: unknown) => res.status(503).json({ error: errorMessage(err) }),
+        );
+    },
+  );
 
   // Resend: each chosen letter goes back into the queue behind what its device has queued, then
   // leaves the dead letters. A refusal (buffer full in reject mode) stops there; the rest stay.
-  admin.post('/thingpark/monitor/connections/:id/dead-letters/resend', write, (req: Request, res: Response) => {
-    void (async () => {
-      const { entry, letters } = await chosen(req);
-      const resent: number[] = [];
-      let error: string | undefined;
-      for (const l of letters) {
-        if (l.body === undefined) continue;
-        try {
-          await entry.connection.enqueueJson(l.key, JSON.stringify(l.body));
-          resent.push(l.seq);
-        } catch (err) {
-          error = errorMessage(err);
-          break;
+  admin.post(
+    '/thingpark/monitor/connections/:id/dead-letters/resend',
+    write,
+    (req: Request, res: Response) => {
+      void (async () => {
+        const { entry, letters } = await chosen(req);
+        const resent: number[] = [];
+        let error: string | undefined;
+        for (const l of letters) {
+          if (l.body === undefined) continue;
+          try {
+            await entry.connection.enqueueJson(l.key, JSON.stringify(l.body));
+            resent.push(l.seq);
+          } catch (err) {
+            error = errorMessage(err);
+            break;
+          }
         }
-      }
-      await entry.connection.queue.discardDeadLetters(resent);
-      res.status(error ? 409 : 200).json({ resent: resent.length, ...(error ? { error } : {}) });
-    })().catch((err: unknown) => res.status(503).json({ error: errorMessage(err) }));
-  });
+        await entry.connection.queue.discardDeadLetters(resent);
+        res.status(error ? 409 : 200).json({ resent: resent.length, ...(error ? { error } : {}) });
+      })().catch((err: unknown) => res.status(503).json({ error: errorMessage(err) }));
+    },
+  );
 }

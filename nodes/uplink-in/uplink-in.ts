@@ -64,7 +64,11 @@ module.exports = function (RED: NodeAPI) {
       counters.received++;
       scheduleStatus();
       if (doc.info.devEUI) network.rememberConnectivity(doc.info.devEUI, doc.info.connectivity);
-      monitorRegistry.recordDocument(network.id, { ...doc.info, rssi: doc.body.LrrRSSI, snr: doc.body.LrrSNR });
+      monitorRegistry.recordDocument(network.id, {
+        ...doc.info,
+        rssi: doc.body.LrrRSSI,
+        snr: doc.body.LrrSNR,
+      });
       if (!selected.has(doc.info.type)) return;
       const id = doc.body.LrrID ?? doc.body.LrrId ?? doc.body.McAddr;
       const topic = doc.info.devEUI ?? (typeof id === 'string' || typeof id === 'number' ? String(id) : '');

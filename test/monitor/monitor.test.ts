@@ -104,13 +104,14 @@ describe('monitor: last-seen devices', () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
     gc();
-    const before = process.memoryUsage().heapUsed;
+    const mem = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const before = mem();
     const d = new LastSeenDevices();
     for (let round = 0; round < 25; round++)
       for (let i = 0; i < 1000; i++)
         d.record(`net-${round % 2}`, sighting(`00000000${i.toString(16).padStart(8, '0')}`), T0 + i);
     gc();
-    const used = process.memoryUsage().heapUsed - before;
+    const used = mem() - before;
     assert.ok(used < 1.5 * 1024 * 1024, `${used} bytes`);
     assert.equal(d.size, 1000);
   });
@@ -135,7 +136,9 @@ describe('monitor: Prometheus text', () => {
   };
 
   it('writes one HELP and TYPE per family and one sample per connection, labels escaped', () => {
-    const text = renderPrometheus(monitorFamilies([conn, { ...conn, id: 'c2', state: 'disconnected' }], [], 5));
+    const text = renderPrometheus(
+      monitorFamilies([conn, { ...conn, id: 'c2', state: 'disconnected' }], [], 5),
+    );
     const lines = text.trimEnd().split('\n');
     assert.ok(text.endsWith('\n'));
     assert.equal(lines.filter((l) => l === '# TYPE thingpark_delivered_total counter').length, 1);
@@ -174,7 +177,8 @@ describe('DeliveryQueue.discardDeadLetters', () => {
     });
     await queue.ready;
     for (const key of ['r1', 'ok', 'r2', 'r3']) await queue.push(key, { n: 1 });
-    for (let i = 0; i < 100 && queue.stats().deadLetters < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && queue.stats().deadLetters < 3; i++)
+      await new Promise((r) => setTimeout(r, 10));
     const letters = await queue.deadLetters();
     assert.deepEqual(
       letters.map((l) => l.key),
