@@ -203,7 +203,7 @@ describeEditor('the ThingPark sidebar (admin endpoints and editor tab)', functio
     page.on('pageerror', (err) => pageErrors.push(err.message));
     page.on('dialog', (dialog) => void dialog.accept());
     await page.goto(red.url);
-    await page.waitForSelector('#red-ui-tab-thingpark-link-button', { timeout: 60000, state: 'attached' });
+    await page.waitForSelector('.thingpark-sidebar', { timeout: 60000, state: 'attached' });
     // The tab bar may have folded it into its menu: show it the way the menu does.
     await page.waitForSelector('#red-ui-workspace-chart .red-ui-flow-node', { timeout: 60000 });
     await page.waitForFunction(() => {
