@@ -14,7 +14,7 @@ if (!process.argv.includes('--copy-only')) {
 }
 
 const pkg = require(path.join(root, 'package.json'));
-for (const target of Object.values(pkg['node-red'].nodes)) {
+for (const target of Object.values({ ...pkg['node-red'].nodes, ...pkg['node-red'].plugins })) {
   const outDir = path.join(root, path.dirname(target));
   const name = path.basename(target, '.js');
   const srcDir = path.join(root, path.relative(dist, outDir));

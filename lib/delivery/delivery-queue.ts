@@ -132,6 +132,30 @@ export class DeliveryQueue<T = unknown> extends QueuePersistence<T> {
   }
 
   /**
+   * Forgets the dead letters of these seqs (see `DeadLetter.seq`); the others stay, in order.
+   * Resolves to how many were forgotten.
+   */
+  async discardDeadLetters(seqs: readonly number[]): Promise<number> {
+    const drop = new Set(seqs);
+    for (;;) {
+      const ids = this.deadIds;
+      const letters = await this.deadLetters();
+      const now = this.deadIds;
+      // Dead letters written meanwhile: read again, or the rewrite below would lose them.
+      if (this.working || now.length !== ids.length || now[0] !== ids[0] || now.at(-1) !== ids.at(-1))
+        continue;
+      const kept = letters.filter((l) => !drop.has(l.seq));
+      if (kept.length === letters.length) return 0;
+      this.clearDeadRequested = true;
+      this.pendingDead.unshift(...kept.map((l) => JSON.stringify(l)));
+      this.writeNeeded = true;
+      this.scheduleWork();
+      await this.idle();
+      return letters.length - kept.length;
+    }
+  }
+
+  /**
    * Stops dispatching, waits up to `drainMs` for deliveries in flight, writes what is pending and
    * closes the store. Entries still in flight afterwards stay queued and are sent again after reopening.
    */

@@ -11,6 +11,7 @@ import {
 import { checkMqttConnection } from '../../lib/mqtt/mqtt-check';
 import { incomplete, registerConnectionTest } from '../shared/connection-test';
 import { MqttConnection, type ConnectionState } from '../../lib/mqtt/mqtt-connection';
+import { monitorRegistry } from '../shared/monitor-registry';
 import { UserRegistry } from '../shared/user-registry';
 import {
   errorMessage,
@@ -177,7 +178,17 @@ module.exports = function (RED: NodeAPI) {
     node.subscribeUplinks = (handler) => connection?.subscribe(uplinkFilter, handler);
     node.unsubscribeUplinks = (handler) => connection?.unsubscribe(uplinkFilter, handler);
 
+    const unannounce = monitorRegistry.addNetwork({
+      node,
+      mode: node.mode,
+      state: () => ({
+        state: connection?.state ?? 'listening',
+        reconnects: connection?.reconnects ?? 0,
+        lastError: connection?.lastError?.message,
+      }),
+    });
     node.on('close', (removed: boolean, done: () => void) => {
+      unannounce();
       // Removed from the flows: the IoT Flow broker stops keeping a session nobody will come back to.
       const stopping = connection ? connection.stop(2000, { endSession: removed }) : Promise.resolve();
       stopping.then(

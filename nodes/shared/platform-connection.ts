@@ -9,6 +9,7 @@ import {
   type QueueStats,
 } from '../../lib/delivery';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../../lib/connection/platform-client';
+import { monitorRegistry } from './monitor-registry';
 import { UserRegistry } from './user-registry';
 import { errorMessage, type Node, type NodeAPI, type NodeStatus } from './red';
 
@@ -64,6 +65,7 @@ export class PlatformConnection<T> {
   private closed = false;
   /** Shown in the status from the moment the queue's file was found damaged until the node restarts. */
   private damagedNote = '';
+  private readonly unannounce: () => void;
 
   constructor(
     private readonly RED: NodeAPI,
@@ -140,6 +142,7 @@ export class PlatformConnection<T> {
       this.registry.reportError(text, {}, new Set(this.downlinkListeners.keys()));
     });
     this.showStatus();
+    this.unannounce = monitorRegistry.addConnection(node as never, this as PlatformConnection<unknown>);
   }
 
   /** Queues a message for the platform; resolves once it is stored (rejects with QueueFullError in reject mode). */
@@ -218,6 +221,7 @@ export class PlatformConnection<T> {
   /** Stops the client and closes the queue within a few seconds; a removed node's queue is deleted. */
   async close(removed: boolean): Promise<void> {
     this.closed = true;
+    this.unannounce();
     clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
     this.downlinkListeners.clear();

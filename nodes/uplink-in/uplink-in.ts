@@ -13,6 +13,7 @@ import type { Release } from '../../lib/mqtt/held-acks';
 import type { NetworkNode } from '../network/network';
 import type { Outcome } from '../../lib/acknowledgement';
 import { ensureHandoverHooks, pendingDocuments } from '../shared/handover-hooks';
+import { monitorRegistry } from '../shared/monitor-registry';
 import { chosenTypes } from '../shared/out-node';
 import { errorMessage, type Node, type NodeAPI, type NodeDef, type NodeStatus } from '../shared/red';
 import { bypassAdminBodyParsers, joinRoot } from './admin-body-bypass';
@@ -77,6 +78,11 @@ module.exports = function (RED: NodeAPI) {
       counters.received++;
       scheduleStatus();
       if (doc.info.devEUI) network.rememberConnectivity(doc.info.devEUI, doc.info.connectivity);
+      monitorRegistry.recordDocument(network.id, {
+        ...doc.info,
+        rssi: doc.body.LrrRSSI,
+        snr: doc.body.LrrSNR,
+      });
       if (!selected.has(doc.info.type)) return SAFE;
       const id = doc.body.LrrID ?? doc.body.LrrId ?? doc.body.McAddr;
       const topic = doc.info.devEUI ?? (typeof id === 'string' || typeof id === 'number' ? String(id) : '');

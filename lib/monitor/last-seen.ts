@@ -1,0 +1,119 @@
+export const MAX_DEVICES = 1000;
+export const UPLINKS_KEPT = 20;
+
+export interface UplinkSample {
+  /** ms since the epoch, as received. */
+  t: number;
+  rssi: number | null;
+  snr: number | null;
+}
+
+export interface DeviceSighting {
+  devEUI: string;
+  /** The document's own time (ISO), or the time of reception. */
+  time: string;
+  type: string;
+  connectivity: string;
+  /** LrrRSSI / LrrSNR of the document as given: anything but a finite number counts as none. */
+  rssi: unknown;
+  snr: unknown;
+}
+
+export interface DeviceView extends Omit<DeviceSighting, 'rssi' | 'snr'> {
+  rssi: number | null;
+  snr: number | null;
+  network: string;
+  /** ms since the epoch, as received. */
+  seenAt: number;
+  /** The last uplinks with radio figures, oldest first (at most UPLINKS_KEPT). */
+  uplinks: UplinkSample[];
+}
+
+/** The most text kept of a field, so a hostile document cannot make an entry big. */
+const MAX_TEXT = 64;
+
+interface Entry {
+  view: Omit<DeviceView, 'uplinks'>;
+  /** Ring of [t, rssi, snr] triples; NaN stands for "not given". */
+  ring: Float64Array;
+  next: number;
+  size: number;
+}
+
+/**
+ * The devices seen most recently, newest last: at most `maxDevices`, each with its last `uplinksKept`
+ * radio figures in a fixed array. Ceiling, measured with the default bounds: about 1.2 MiB (see
+ * test/monitor/last-seen.test.ts).
+ */
+export class LastSeenDevices {
+  private readonly devices = new Map<string, Entry>();
+
+  constructor(
+    readonly maxDevices = MAX_DEVICES,
+    readonly uplinksKept = UPLINKS_KEPT,
+  ) {}
+
+  get size(): number {
+    return this.devices.size;
+  }
+
+  record(network: string, seen: DeviceSighting, now = Date.now()): void {
+    const devEUI = seen.devEUI.slice(0, MAX_TEXT).toUpperCase();
+    let entry = this.devices.get(devEUI);
+    if (entry) this.devices.delete(devEUI);
+    else {
+      if (this.devices.size >= this.maxDevices) this.devices.delete(this.devices.keys().next().value!);
+      entry = { view: undefined as never, ring: new Float64Array(this.uplinksKept * 3), next: 0, size: 0 };
+    }
+    entry.view = {
+      devEUI,
+      network: network.slice(0, MAX_TEXT),
+      time: String(seen.time).slice(0, MAX_TEXT),
+      type: String(seen.type).slice(0, MAX_TEXT),
+      connectivity: String(seen.connectivity).slice(0, MAX_TEXT),
+      rssi: finite(seen.rssi),
+      snr: finite(seen.snr),
+      seenAt: now,
+    };
+    if (seen.type === 'DevEUI_uplink') {
+      const at = entry.next * 3;
+      entry.ring[at] = now;
+      entry.ring[at + 1] = finite(seen.rssi) ?? NaN;
+      entry.ring[at + 2] = finite(seen.snr) ?? NaN;
+      entry.next = (entry.next + 1) % this.uplinksKept;
+      entry.size = Math.min(entry.size + 1, this.uplinksKept);
+    }
+    this.devices.set(devEUI, entry);
+  }
+
+  /** Devices whose DevEUI contains `filter` (any case), newest first, at most `limit`. */
+  list(filter = '', limit = this.maxDevices): { total: number; devices: DeviceView[] } {
+    const wanted = filter.trim().toUpperCase();
+    const all = [...this.devices.values()];
+    const out: DeviceView[] = [];
+    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
+      const e = all[i];
+      if (wanted && !e.view.devEUI.includes(wanted)) continue;
+      out.push({ ...e.view, uplinks: uplinksOf(e, this.uplinksKept) });
+    }
+    return { total: this.devices.size, devices: out };
+  }
+
+  clear(): void {
+    this.devices.clear();
+  }
+}
+
+function finite(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+function uplinksOf(e: Entry, kept: number): UplinkSample[] {
+  const out: UplinkSample[] = [];
+  for (let k = e.size; k > 0; k--) {
+    const at = ((e.next - k + kept) % kept) * 3;
+    const [t, rssi, snr] = [e.ring[at], e.ring[at + 1], e.ring[at + 2]];
+    out.push({ t, rssi: Number.isNaN(rssi) ? null : rssi, snr: Number.isNaN(snr) ? null : snr });
+  }
+  return out;
+}
