@@ -10,7 +10,6 @@ import { TempDirs, waitFor } from './helpers';
 // The fixture is a queue as version 0.1 (LevelDB) left it: written by LevelDB itself
 // (fixtures/make-leveldb-queue.js), with tables on several levels in snappy-compressed blocks, a live
 // write-ahead log, drained entries (tombstones) and dead letters. legacy-layout.js says what it holds.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const layout = require(path.join(repoRoot, 'test', 'delivery', 'fixtures', 'legacy-layout.js')) as {
   queued(): Array<{ seq: number; key: string; json: string }>;
   deadLetters(): Array<{ id: number; record: string }>;
