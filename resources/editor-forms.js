@@ -140,14 +140,19 @@
     return true;
   }
 
+  /**
+   * Prepares a node's template and returns its definition; the node's .html registers it itself
+   * (`RED.nodes.registerType('<type>', { category: …, ...TP.configNode(…) })`), so that tools reading
+   * the .html, such as Node-RED's scorecard, find each registration and its category.
+   */
   function register(type, definition, prefix) {
     // Node-RED appends a node set's templates before it runs its scripts; if not, at the next turn.
     if (!expandTemplate(type, prefix)) window.setTimeout(expandTemplate, 0, type, prefix);
-    window.RED.nodes.registerType(type, definition);
+    return definition;
   }
 
   /**
-   * Registers a connection config node. `spec`: Node-RED's definition of what is the node's own
+   * The definition of a connection config node. `spec`: Node-RED's definition of what is the node's own
    * (defaults, credentials, label, oneditprepare), plus `queue` (it has a durable queue: buffer and
    * durability settings) and `test` ({path, fields, credentials} of its "Test connection").
    */
@@ -173,11 +178,11 @@
     });
     delete definition.queue;
     delete definition.test;
-    register(type, definition, 'node-config-input-');
+    return register(type, definition, 'node-config-input-');
   }
 
   /**
-   * Registers a flow node of the ThingPark palette: `palette` is its short name (palette label, and
+   * The definition of a flow node of the ThingPark palette: `palette` is its short name (palette label, and
    * its label when it has no name); its output's label is `<type>.label.output`, and with
    * `inputLabel` its input's `<type>.label.input`.
    */
@@ -206,11 +211,11 @@
       };
     delete definition.palette;
     delete definition.inputLabel;
-    register(type, definition, 'node-input-');
+    return register(type, definition, 'node-input-');
   }
 
   /**
-   * Registers a platform out node: its connection (`config`: the property, also the config node's
+   * The definition of a platform out node: its connection (`config`: the property, also the config node's
    * `thingpark-<config>` type), the document types it may forward (`types`, default all) and those
    * it forwards when none is chosen (`chosen`, default all it may).
    * Texts: `<type>.label.<config>`, `.label.types`, `.label.stats`.
@@ -229,7 +234,7 @@
     $('<script type="text/html">').attr('data-template-name', type).text(template).appendTo('body');
     var defaults = { types: { value: chosen.slice() } };
     defaults[spec.config] = { value: '', type: 'thingpark-' + spec.config, required: true };
-    flowNode(type, {
+    return flowNode(type, {
       palette: spec.config + ' out',
       color: '#A6D8EE',
       defaults: defaults,
