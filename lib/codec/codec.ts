@@ -32,7 +32,11 @@ export class Codec {
     return this.sandbox.functions();
   }
 
-  async decodeUplink(payloadHex: string, fPort: number | undefined, time: string | undefined): Promise<Decoded> {
+  async decodeUplink(
+    payloadHex: string,
+    fPort: number | undefined,
+    time: string | undefined,
+  ): Promise<Decoded> {
     const functions = await this.sandbox.functions();
     const bytes = hexToBytes(payloadHex);
     const result = await this.sandbox.call('decodeUplink', { bytes, fPort, time, recvTime: time });
@@ -45,13 +49,23 @@ export class Codec {
     const extracted = functions.includes('extractPoints')
       ? await this.sandbox.call('extractPoints', { message: result, time })
       : undefined;
-    return { payload: result, points: iotflowPoints(extracted, this.options.contract ?? {}), warnings: [], errors: [] };
+    return {
+      payload: result,
+      points: iotflowPoints(extracted, this.options.contract ?? {}),
+      warnings: [],
+      errors: [],
+    };
   }
 
   async encodeDownlink(value: unknown, fPort: number | undefined) {
     const functions = await this.sandbox.functions();
-    const ts013 = this.options.format === 'ts013' || (this.options.format === 'auto' && !this.options.iotflow && !functions.includes('extractPoints'));
-    const result = await this.sandbox.call('encodeDownlink', ts013 ? { data: value, fPort } : { message: value, fPort });
+    const ts013 =
+      this.options.format === 'ts013' ||
+      (this.options.format === 'auto' && !this.options.iotflow && !functions.includes('extractPoints'));
+    const result = await this.sandbox.call(
+      'encodeDownlink',
+      ts013 ? { data: value, fPort } : { message: value, fPort },
+    );
     const shaped = shapeEncoded(result, fPort);
     if (shaped.errors.length) throw new CodecError(shaped.errors.join('; '));
     return shaped;

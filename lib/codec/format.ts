@@ -23,7 +23,8 @@ export interface Decoded {
   errors: string[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** TS013 answers `{data, warnings?, errors?}`; an IoT Flow driver answers the decoded object itself. */
 export function isTs013Result(result: unknown): boolean {
@@ -34,7 +35,12 @@ export function isTs013Result(result: unknown): boolean {
   );
 }
 
-export function resolveFormat(format: CodecFormat, functions: string[], hasContract: boolean, result: unknown): 'iotflow' | 'ts013' {
+export function resolveFormat(
+  format: CodecFormat,
+  functions: string[],
+  hasContract: boolean,
+  result: unknown,
+): 'iotflow' | 'ts013' {
   if (format !== 'auto') return format;
   if (hasContract || functions.includes('extractPoints')) return 'iotflow';
   return isTs013Result(result) ? 'ts013' : 'iotflow';
@@ -55,20 +61,25 @@ export function bytesToHex(bytes: unknown): string {
   if (!Array.isArray(bytes)) throw new Error('the codec returned no byte array');
   return bytes
     .map((b) => {
-      if (!Number.isInteger(b) || b < 0 || b > 255) throw new Error(`the codec returned a value that is not a byte: ${b}`);
+      if (!Number.isInteger(b) || b < 0 || b > 255)
+        throw new Error(`the codec returned a value that is not a byte: ${b}`);
       return (b as number).toString(16).padStart(2, '0');
     })
     .join('');
 }
 
 /** Points of an IoT Flow driver: `extractPoints` values completed with the contract's unit and type. */
-export function iotflowPoints(extracted: unknown, contract: Record<string, PointContract>): Record<string, Point> {
+export function iotflowPoints(
+  extracted: unknown,
+  contract: Record<string, PointContract>,
+): Record<string, Point> {
   const points: Record<string, Point> = {};
   if (!isRecord(extracted)) return points;
   for (const [name, value] of Object.entries(extracted)) {
     const c = contract[name] ?? {};
     const base: Point = { type: c.type ?? typeOf(value), ...(c.unitId ? { unitId: c.unitId } : {}) };
-    if (isRecord(value) && ('record' in value || 'records' in value)) points[name] = { ...base, ...value } as Point;
+    if (isRecord(value) && ('record' in value || 'records' in value))
+      points[name] = { ...base, ...value } as Point;
     else points[name] = { ...base, record: value };
   }
   return points;
@@ -82,15 +93,26 @@ function typeOf(v: unknown): string {
 }
 
 /** Points of a TS013 codec: its numeric leaves, named by their path, without units. */
-export function ts013Points(data: unknown, prefix = '', out: Record<string, Point> = {}): Record<string, Point> {
-  if (typeof data === 'number' && Number.isFinite(data) && prefix) out[prefix] = { type: 'double', record: data };
-  else if (isRecord(data)) for (const [k, v] of Object.entries(data)) ts013Points(v, prefix ? `${prefix}.${k}` : k, out);
+export function ts013Points(
+  data: unknown,
+  prefix = '',
+  out: Record<string, Point> = {},
+): Record<string, Point> {
+  if (typeof data === 'number' && Number.isFinite(data) && prefix)
+    out[prefix] = { type: 'double', record: data };
+  else if (isRecord(data))
+    for (const [k, v] of Object.entries(data)) ts013Points(v, prefix ? `${prefix}.${k}` : k, out);
   return out;
 }
 
 export function shapeTs013(result: unknown): Decoded {
   const r = isRecord(result) ? result : {};
-  return { payload: r.data, points: ts013Points(r.data), warnings: strings(r.warnings), errors: strings(r.errors) };
+  return {
+    payload: r.data,
+    points: ts013Points(r.data),
+    warnings: strings(r.warnings),
+    errors: strings(r.errors),
+  };
 }
 
 /** An encode answer of either format: `{bytes, fPort}` (TS013 adds warnings/errors) or a bare byte array. */
@@ -98,5 +120,10 @@ export function shapeEncoded(result: unknown, fPortDefault: number | undefined) 
   const r = Array.isArray(result) ? { bytes: result } : isRecord(result) ? result : {};
   const errors = strings(r.errors);
   const fPort = typeof r.fPort === 'number' ? r.fPort : fPortDefault;
-  return { payload_hex: errors.length ? '' : bytesToHex(r.bytes), fPort, warnings: strings(r.warnings), errors };
+  return {
+    payload_hex: errors.length ? '' : bytesToHex(r.bytes),
+    fPort,
+    warnings: strings(r.warnings),
+    errors,
+  };
 }

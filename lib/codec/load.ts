@@ -18,7 +18,10 @@ export interface LoadedCodec {
  * Reads a codec's code on the host (the sandbox itself has no file system). A module is one
  * self-contained file (drivers are published bundled, `main`); relative requires are not followed.
  */
-export function loadCodec(source: CodecSource, spec: { code?: string; path?: string; module?: string; userDir?: string }): LoadedCodec {
+export function loadCodec(
+  source: CodecSource,
+  spec: { code?: string; path?: string; module?: string; userDir?: string },
+): LoadedCodec {
   if (source === 'inline') return { code: spec.code ?? '', contract: {}, iotflow: false };
   if (source === 'file') {
     const file = path.resolve(spec.userDir ?? '.', spec.path ?? '');

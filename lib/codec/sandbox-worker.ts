@@ -48,7 +48,8 @@ parentPort!.postMessage([{ ready: true, error: loadError, functions: exported }]
 function describe(err: unknown): string {
   // Errors thrown in the context are not host Errors: read them as plain values.
   try {
-    if (err && typeof err === 'object' && 'message' in err) return String((err as { message: unknown }).message);
+    if (err && typeof err === 'object' && 'message' in err)
+      return String((err as { message: unknown }).message);
     return String(err);
   } catch {
     return 'the codec threw an unreadable value';

@@ -112,7 +112,6 @@ export class CodecSandbox {
       stderr: true,
       env: {},
     });
-    worker.unref();
     this.worker = worker;
     this.ready = new Promise<string[]>((resolve, reject) => {
       let loaded = false;
@@ -143,7 +142,8 @@ export class CodecSandbox {
       });
       worker.on('exit', () => {
         if (!loaded) reject(new CodecError('codec stopped while loading'));
-        if (this.worker === worker && !this.closed) this.crash(new CodecError('codec stopped'), this.progress[0]);
+        if (this.worker === worker && !this.closed)
+          this.crash(new CodecError('codec stopped'), this.progress[0]);
       });
     });
     this.ready.catch(() => undefined);

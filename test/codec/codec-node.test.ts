@@ -1,0 +1,112 @@
+import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { repoRoot } from '../../testkit/paths';
+import { coreNode, helper, nextMessage, servingHttpNodes, type NodeModule } from '../helpers/node-red';
+
+const fixtures = path.join(repoRoot, 'test', 'codec', 'fixtures');
+const codecNode: NodeModule = require(path.join(repoRoot, 'dist', 'nodes', 'codec', 'codec.js'));
+const catchNode = coreNode('core/common/25-catch.js');
+const modules = () => [...servingHttpNodes([codecNode]), catchNode];
+const fixture = (file: string) => fs.readFileSync(path.join(fixtures, file), 'utf8');
+
+const DEV = '0018B20000000C0D';
+const uplink = (payload_hex: string, FPort = 1) => ({
+  payload: { DevEUI_uplink: { DevEUI: DEV, FPort, payload_hex, Time: '2026-11-20T10:00:00.000+00:00' } },
+});
+
+const flow = (codec: Record<string, unknown>) => [
+  { id: 'tab', type: 'tab', label: 'test' },
+  {
+    id: 'codec',
+    z: 'tab',
+    type: 'thingpark-codec',
+    action: 'decode',
+    source: 'inline',
+    format: 'auto',
+    timeout: 50,
+    ...codec,
+    wires: [['out']],
+  },
+  { id: 'out', z: 'tab', type: 'helper' },
+  { id: 'catcher', z: 'tab', type: 'catch', scope: ['codec'], uncaught: false, wires: [['caught']] },
+  { id: 'caught', z: 'tab', type: 'helper' },
+];
+
+describe('codec node (real Node-RED runtime, real Catch node)', function () {
+  this.timeout(20000);
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(() => helper.unload());
+
+  it('decodes with an IoT Flow driver package: payload and points where IoT Flow puts them', async () => {
+    await helper.load(
+      modules(),
+      flow({ source: 'file', path: path.join(fixtures, 'iotflow-driver', 'index.js') }),
+    );
+    const out = nextMessage(helper.getNode('out'));
+    helper.getNode('codec').receive(uplink('FF9C28'));
+    const msg = await out;
+    const up = (msg.payload as { DevEUI_uplink: Record<string, unknown> }).DevEUI_uplink;
+    assert.equal(up.payload_hex, 'FF9C28');
+    assert.deepEqual(up.payload, { temperature: -10, humidity: 40 });
+    assert.deepEqual(up.points, {
+      temperature: { unitId: 'Cel', type: 'double', record: -10 },
+      humidity: { unitId: '%RH', type: 'double', record: 40, eventTime: '2026-11-20T10:00:00.000+00:00' },
+    });
+  });
+
+  it('decodes with a TS013 codec: data, numeric leaves as points, warnings in msg.thingpark.codec', async () => {
+    await helper.load(modules(), flow({ code: fixture('ts013-codec.js') }));
+    const out = nextMessage(helper.getNode('out'));
+    helper.getNode('codec').receive(uplink('0E740001', 2));
+    const msg = await out;
+    const up = (msg.payload as { DevEUI_uplink: Record<string, unknown> }).DevEUI_uplink;
+    assert.deepEqual(up.payload, { battery: 3.7, counter: 0, status: { open: true } });
+    assert.deepEqual(up.points, {
+      battery: { type: 'double', record: 3.7 },
+      counter: { type: 'double', record: 0 },
+    });
+    assert.deepEqual((msg.thingpark as Record<string, unknown>).codec, {
+      warnings: ['counter reset'],
+      errors: [],
+    });
+  });
+
+  it('encodes a downlink: payload_hex and FPort for downlink out', async () => {
+    await helper.load(modules(), flow({ action: 'encode', code: fixture('ts013-codec.js') }));
+    const out = nextMessage(helper.getNode('out'));
+    helper.getNode('codec').receive({ payload: { DevEUI: DEV, data: { led: true } } });
+    const msg = await out;
+    assert.deepEqual(msg.payload, { DevEUI_downlink: { DevEUI: DEV, FPort: 3, payload_hex: '01' } });
+  });
+
+  // The allocation test gets time enough to reach the heap bound before the time bound.
+  for (const [file, expected, timeout] of [
+    ['throw.js', /bad frame 3/, 50],
+    ['loop.js', /still running after 50 ms/, 50],
+    ['alloc.js', /more than 64 MB/, 10000],
+    ['require.js', /require is not defined/, 50],
+  ] as const) {
+    it(`a hostile codec (${file}) fails that message to Catch with the raw frame; the next message still passes`, async () => {
+      const hostile = fixture(path.join('hostile', file));
+      const code = `${hostile.replace('function decodeUplink', 'function hostileDecode')}
+        function decodeUplink(input) { return input.fPort === 66 ? hostileDecode(input) : { data: { ok: input.bytes[0] } }; }`;
+      await helper.load(modules(), flow({ code, timeout }));
+      const caught = nextMessage(helper.getNode('caught'), 15000);
+      helper.getNode('codec').receive(uplink('010203', 66));
+      const msg = await caught;
+      assert.match(String((msg.error as { message: string }).message), expected);
+      assert.equal(
+        (msg.payload as { DevEUI_uplink: { payload_hex: string } }).DevEUI_uplink.payload_hex,
+        '010203',
+      );
+      const out = nextMessage(helper.getNode('out'));
+      helper.getNode('codec').receive(uplink('07'));
+      const ok = await out;
+      assert.deepEqual((ok.payload as { DevEUI_uplink: { payload: unknown } }).DevEUI_uplink.payload, {
+        ok: 7,
+      });
+    });
+  }
+});
