@@ -5,3 +5,4 @@ export { Codec, type CodecOptions } from './codec';
 export { CodecError, CodecSandbox, DEFAULT_TIMEOUT_MS, HEAP_LIMIT_MB } from './sandbox';
 export { loadCodec, type CodecSource, type LoadedCodec } from './load';
 export { hexToBytes, bytesToHex, type CodecFormat, type Decoded, type Point } from './format';
+export { readExamples, runExamples, type CodecExample, type ExampleOutcome } from './examples';

@@ -1,4 +1,5 @@
 import { Codec, DEFAULT_TIMEOUT_MS, loadCodec, type CodecFormat, type CodecSource } from '../../lib/codec';
+import { registerExamplesEndpoint } from './examples-endpoint';
 import { errorMessage, type Node, type NodeAPI, type NodeDef } from '../shared/red';
 
 interface CodecDef extends NodeDef {
@@ -124,4 +125,5 @@ module.exports = function (RED: NodeAPI) {
   }
 
   RED.nodes.registerType('thingpark-codec', ThingParkCodecNode as never);
+  registerExamplesEndpoint(RED);
 };

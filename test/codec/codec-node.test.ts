@@ -109,4 +109,57 @@ describe('codec node (real Node-RED runtime, real Catch node)', function () {
       });
     });
   }
+
+  describe('"Run the examples" (POST /thingpark/codec/examples)', () => {
+    const run = async (body: unknown) => {
+      await helper.load(modules(), flow({}));
+      return (await helper.request().post('/thingpark/codec/examples').send(body)) as {
+        status: number;
+        body: {
+          ok: boolean;
+          results?: { description: string; pass: boolean; difference?: string }[];
+          error?: string;
+        };
+      };
+    };
+
+    it("runs a driver package's examples/*.examples.json: each passes", async () => {
+      const res = await run({
+        config: { source: 'file', path: path.join(fixtures, 'iotflow-driver', 'index.js') },
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, { ok: true, results: [{ description: '21.5 °C, 40 %RH', pass: true }] });
+    });
+
+    it('runs pasted examples for inline code and shows the difference of a failing one', async () => {
+      const res = await run({
+        config: { source: 'inline', code: fixture('ts013-codec.js') },
+        examples: [
+          {
+            description: 'good',
+            input: { bytes: '0E74050001', fPort: 2 },
+            output: { battery: 3.7, counter: 5, status: { open: false } },
+          },
+          {
+            description: 'wrong',
+            input: { bytes: '0E74050001', fPort: 2 },
+            output: { battery: 3.6, counter: 5, status: { open: false } },
+          },
+          { description: 'codec error', input: { bytes: '00', fPort: 9 }, output: {} },
+        ],
+      });
+      assert.equal(res.body.ok, false);
+      const [good, wrong, failed] = res.body.results!;
+      assert.equal(good.pass, true);
+      assert.equal(wrong.pass, false);
+      assert.match(wrong.difference!, /expected .*"battery":3\.6.*got .*"battery":3\.7/);
+      assert.equal(failed.pass, false);
+      assert.match(failed.difference!, /unknown fPort 9/);
+    });
+
+    it('refuses a request without a codec configuration', async () => {
+      const res = await run({});
+      assert.equal(res.status, 400);
+    });
+  });
 });
