@@ -6,3 +6,4 @@ export { CodecError, CodecSandbox, DEFAULT_TIMEOUT_MS, HEAP_LIMIT_MB } from './s
 export { loadCodec, type CodecSource, type LoadedCodec } from './load';
 export { hexToBytes, bytesToHex, type CodecFormat, type Decoded, type Point } from './format';
 export { readExamples, runExamples, type CodecExample, type ExampleOutcome } from './examples';
+export { modelsOf, selectDriver, type DriverRule } from './select';

@@ -1,4 +1,12 @@
-import { Codec, DEFAULT_TIMEOUT_MS, loadCodec, type CodecFormat, type CodecSource } from '../../lib/codec';
+import {
+  Codec,
+  DEFAULT_TIMEOUT_MS,
+  loadCodec,
+  selectDriver,
+  type CodecFormat,
+  type CodecSource,
+  type DriverRule,
+} from '../../lib/codec';
 import { registerExamplesEndpoint } from './examples-endpoint';
 import { errorMessage, type Node, type NodeAPI, type NodeDef } from '../shared/red';
 
@@ -10,6 +18,10 @@ interface CodecDef extends NodeDef {
   module: string;
   format: CodecFormat;
   timeout: number | string;
+  /** Optional table: per device model or DevEUI range, its own driver (decode only). */
+  drivers?: Array<
+    DriverRule & { source?: CodecSource; code?: string; path?: string; module?: string; format?: CodecFormat }
+  >;
 }
 
 type Msg = Record<string, unknown> & { payload?: unknown; thingpark?: Record<string, unknown> };
@@ -21,10 +33,28 @@ module.exports = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const node = this;
     const timeoutMs = Number(config.timeout) > 0 ? Number(config.timeout) : DEFAULT_TIMEOUT_MS;
-    const counts = { ok: 0, failed: 0 };
+    const counts = { ok: 0, failed: 0, passed: 0 };
+    const userDir = (RED.settings as { userDir?: string }).userDir;
+    const table = config.action !== 'encode' && Array.isArray(config.drivers) ? config.drivers : [];
+    // A table row's driver is loaded on its first device, then kept.
+    const tableCodecs = new Map<number, Codec>();
+    const tableCodec = (i: number): Codec => {
+      let c = tableCodecs.get(i);
+      if (!c) {
+        const row = table[i];
+        const loaded = loadCodec(row.source || 'inline', { ...row, userDir });
+        c = new Codec(loaded.code, {
+          format: row.format || 'auto',
+          timeoutMs,
+          contract: loaded.contract,
+          iotflow: loaded.iotflow,
+        });
+        tableCodecs.set(i, c);
+      }
+      return c;
+    };
     let codec: Codec | undefined;
     try {
-      const userDir = (RED.settings as { userDir?: string }).userDir;
       const loaded = loadCodec(config.source || 'inline', { ...config, userDir });
       codec = new Codec(loaded.code, {
         format: config.format || 'auto',
@@ -44,6 +74,7 @@ module.exports = function (RED: NodeAPI) {
       node.error(RED._('thingpark-codec.errors.load', { error: errorMessage(err) }), {});
     }
 
+    const mainCodec = codec;
     const showCounts = () =>
       node.status({
         fill: counts.failed ? 'yellow' : 'green',
@@ -52,11 +83,32 @@ module.exports = function (RED: NodeAPI) {
       });
 
     node.on('input', (msg: Msg, send: (m: Msg) => void, done: (err?: Error) => void) => {
-      if (!codec) {
+      let use = codec;
+      if (table.length) {
+        const up =
+          isRecord(msg.payload) && isRecord(msg.payload.DevEUI_uplink) ? msg.payload.DevEUI_uplink : {};
+        const row = selectDriver(table, up);
+        if (row < 0) {
+          counts.passed++;
+          showCounts();
+          send(msg);
+          done();
+          return;
+        }
+        try {
+          use = tableCodec(row);
+        } catch (err) {
+          counts.failed++;
+          showCounts();
+          done(new Error(RED._('thingpark-codec.errors.load', { error: errorMessage(err) })));
+          return;
+        }
+      }
+      if (!use) {
         done(new Error(RED._('thingpark-codec.errors.not-loaded')));
         return;
       }
-      const work = config.action === 'encode' ? encode(codec, msg) : decode(codec, msg);
+      const work = config.action === 'encode' ? encode(use, msg) : decode(use, msg);
       work.then(
         (out) => {
           if (out) {
@@ -75,7 +127,8 @@ module.exports = function (RED: NodeAPI) {
     });
 
     node.on('close', (_removed: boolean, closed: () => void) => {
-      void (codec ? codec.close() : Promise.resolve()).then(() => closed());
+      const all = [...tableCodecs.values(), ...(mainCodec ? [mainCodec] : [])];
+      void Promise.all(all.map((c) => c.close())).then(() => closed());
     });
   }
 

@@ -2,7 +2,14 @@ import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from '../../testkit/paths';
-import { coreNode, helper, nextMessage, servingHttpNodes, type NodeModule } from '../helpers/node-red';
+import {
+  coreNode,
+  helper,
+  nextMessage,
+  servingHttpNodes,
+  waitFor,
+  type NodeModule,
+} from '../helpers/node-red';
 
 const fixtures = path.join(repoRoot, 'test', 'codec', 'fixtures');
 const codecNode: NodeModule = require(path.join(repoRoot, 'dist', 'nodes', 'codec', 'codec.js'));
@@ -162,4 +169,38 @@ describe('codec node (real Node-RED runtime, real Catch node)', function () {
       assert.equal(res.status, 400);
     });
   });
+
+  it('picks the driver per device from its model (CustomerData.alr.pro/ver) or DevEUI range; unknown models pass untouched', async () => {
+    const drivers = [
+      { model: 'ACME/TH1', source: 'file', path: path.join(fixtures, 'iotflow-driver', 'index.js') },
+      {
+        devEUIFrom: '70B3D5E75E000000',
+        devEUITo: '70B3D5E75E0000FF',
+        source: 'inline',
+        code: fixture('ts013-codec.js'),
+      },
+    ];
+    await helper.load(modules(), flow({ drivers }));
+    const outs: Record<string, unknown>[] = [];
+    helper.getNode('out').on('input', (m: Record<string, unknown>) => outs.push(m));
+    const send = (extra: Record<string, unknown>, hex: string, FPort: number) =>
+      helper
+        .getNode('codec')
+        .receive({ payload: { DevEUI_uplink: { DevEUI: DEV, FPort, payload_hex: hex, ...extra } } });
+    send({ CustomerData: { alr: { pro: 'ACME', ver: 'TH1' } } }, '00D728', 1);
+    send({ DevEUI: '70B3D5E75E000042' }, '0E740501', 2);
+    send({ CustomerData: { alr: { pro: 'OTHER', ver: '1' } } }, '00D728', 1);
+    await waitFor(() => outs.length === 3);
+    const up = (i: number) => (outs[i].payload as { DevEUI_uplink: Record<string, unknown> }).DevEUI_uplink;
+    const acme = outs.map((_m, i) => up(i)).find((u) => isModel(u, 'ACME'))!;
+    const other = outs.map((_m, i) => up(i)).find((u) => isModel(u, 'OTHER'))!;
+    const ranged = outs.map((_m, i) => up(i)).find((u) => u.DevEUI === '70B3D5E75E000042')!;
+    assert.deepEqual(acme.payload, { temperature: 21.5, humidity: 40 });
+    assert.deepEqual(ranged.payload, { battery: 3.7, counter: 5, status: { open: true } });
+    assert.equal(other.payload, undefined);
+    assert.equal(other.points, undefined);
+  });
 });
+
+const isModel = (u: Record<string, unknown>, pro: string) =>
+  (u.CustomerData as { alr?: { pro?: string } } | undefined)?.alr?.pro === pro;
