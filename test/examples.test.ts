@@ -121,7 +121,7 @@ describe('examples/: every flow loads in the real runtime', function () {
         payload: { DevEUI_uplink: { DevEUI: '70B3D5E75E000009', FPort: 1, payload_hex: 'ff00' } },
       });
       const caught = await failed;
-      assert.match(caught.error!.message, /unknown frame ff00 from 70B3D5E75E000009/);
+      assert.match(caught.error!.message, /unknown frame ff00/);
       assert.equal(caught.payload.DevEUI_uplink.DevEUI, '70B3D5E75E000009');
       assert.equal(decodedCount.length, 0);
     });

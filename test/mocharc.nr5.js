@@ -11,5 +11,6 @@ module.exports = {
     'dist/test/thingpark-api/nodes.test.js',
     'dist/test/thingpark-api/example.test.js',
     'dist/test/hostile/secrets-thingpark-api.test.js',
+    'dist/test/codec/codec-node.test.js',
   ],
 };
