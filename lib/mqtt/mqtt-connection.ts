@@ -33,6 +33,8 @@ export interface MqttConnectionOptions {
    * sends again, after a restart, every QoS 1 message we had not acknowledged.
    */
   persistentSession?: boolean;
+  /** The last will the broker publishes when the connection is lost without a DISCONNECT (QoS 1). */
+  will?: { topic: string; payload: string };
   /**
    * Let handlers hold a message's PUBACK until what it carried is safe (`hold` in the handler);
    * PUBACKs leave in arrival order; a message released as not safe restarts the connection.
@@ -89,6 +91,16 @@ export class MqttConnection extends EventEmitter {
       connectTimeout: connectTimeoutMs ?? 30000,
       reconnectPeriod: 0,
       clean: !this.options.persistentSession,
+      ...(this.options.will
+        ? {
+            will: {
+              topic: this.options.will.topic,
+              payload: Buffer.from(this.options.will.payload),
+              qos: 1,
+              retain: false,
+            },
+          }
+        : {}),
       protocolVersion: 4,
       resubscribe: false,
       queueQoSZero: false,

@@ -132,11 +132,8 @@ export class GatewayConnections extends EventEmitter {
       clientId,
       username,
       password,
-      // MqttConnection (lib/mqtt) has no option of its own for a last will yet; its connect options
-      // take the TLS object spread in, which is where mqtt.js reads `will` from too.
-      tls: (will
-        ? { ...tls, will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: false } }
-        : tls) as Record<string, unknown> | undefined,
+      tls,
+      will: will ? { topic: will.topic, payload: will.payload } : undefined,
       keepalive,
       connectTimeoutMs,
       actionTimeoutMs,
