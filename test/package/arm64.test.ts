@@ -238,12 +238,19 @@ describe('the packed package on an arm64 Node.js (qemu): installed offline, a re
       },
       { id: 'out', z: 'tab', type: 'thingpark-wmw-out', wmw: 'wmw', wires: [[]] },
     ];
+    const startedBefore = red.output.split('Started flows').length;
     const res = await fetch(`${red.url}/flows`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
       body: JSON.stringify(flows),
     });
     assert.ok(res.ok, `deploy: ${res.status} ${await res.text()}`);
+    // Node-RED answers the deploy once the flows are saved; under qemu they start a while later.
+    await waitFor(
+      'the deployed flows started',
+      () => (red.output.split('Started flows').length > startedBefore ? true : undefined),
+      60000,
+    );
     await subscribe();
     await postUplink(1);
     await waitFor('uplink 1 at the broker', () => received.find((u) => u.FCntUp === 1), 60000);
