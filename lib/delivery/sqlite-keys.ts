@@ -1,7 +1,8 @@
 /**
  * Keys as the SQLite store keeps them. node:sqlite ends a bound string at its first NUL, so a key
  * holding one ("a\0b") would be stored cut short and never read back: NUL and \x01 are escaped
- * (\x01 → \x01\x02, NUL → \x01\x01), reversibly, and any other key is stored as it is.
+ * (\x01 → \x01\x02, NUL → \x01\x01), reversibly, and any other key is stored as it is. The
+ * LevelDB queue of 0.1 escaped its keys the same way (legacy-leveldb reads them with keyFromStore).
  */
 export function storedKey(key: string): string {
   if (!key.includes('\x00') && !key.includes('\x01')) return key;

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { keyFromStore } from '../sqlite-keys';
 import type { KeyCounter, Store, StoreBatch } from '../store';
 import { isLevelDbDir, readLevelDb } from './read-leveldb';
 
@@ -20,17 +21,7 @@ function parseEntryKey(k: string): { key: string; seq: number } | undefined {
   if (nul < 2 || k.length - nul !== 17) return undefined;
   const seq = parseInt(k.slice(nul + 1), 16);
   if (!Number.isSafeInteger(seq)) return undefined;
-  return { key: unescapeKey(k.slice(2, nul)), seq };
-}
-
-function unescapeKey(s: string): string {
-  if (!s.includes('\x01')) return s;
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === '\x01' && i + 1 < s.length) out += s[++i] === '\x01' ? '\x00' : '\x01';
-    else out += s[i];
-  }
-  return out;
+  return { key: keyFromStore(k.slice(2, nul)), seq };
 }
 
 /** Does `dir` hold a queue that a version on LevelDB left? */
