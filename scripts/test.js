@@ -72,7 +72,9 @@ if (process.env.THINGPARK_SKIP_NR5 === '1') {
 if (failures.length > 0) {
   console.log('\nFailed:');
   for (const f of failures) {
-    console.log(`- [${f.pass}] ${f.title}${f.file ? ` (${path.relative(root, f.file)})` : ''}\n    ${f.message}`);
+    console.log(
+      `- [${f.pass}] ${f.title}${f.file ? ` (${path.relative(root, f.file)})` : ''}\n    ${f.message}`,
+    );
   }
 }
 console.log(`\n${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);

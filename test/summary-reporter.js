@@ -10,7 +10,9 @@ class SummaryReporter extends Mocha.reporters.Spec {
     super(runner, options);
     const failures = [];
     runner.on(EVENT_TEST_FAIL, (test, err) => {
-      const message = String((err && err.message) || err).split('\n')[0].slice(0, 300);
+      const message = String((err && err.message) || err)
+        .split('\n')[0]
+        .slice(0, 300);
       failures.push({ title: test.fullTitle(), file: test.file || '', message });
     });
     runner.once(EVENT_RUN_END, () => {
