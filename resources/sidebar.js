@@ -7,7 +7,6 @@
   'use strict';
   if (window.ThingParkSidebar) return;
   var RED = window.RED;
-  var ThingParkPlot = window.ThingParkPlot;
   var NS = '@thingpark-edge/node-red-connectors/thingpark-sidebar';
   var POLL_MS = 3000;
   var $root;
@@ -40,6 +39,11 @@
     );
   }
 
+  /** plot.js may run after this file (Node-RED 5 loads a plugin's scripts in no fixed order). */
+  function plotter() {
+    return window.ThingParkPlot;
+  }
+
   function figure(label, value, cls) {
     return $('<div class="thingpark-figure">')
       .addClass(cls || '')
@@ -67,7 +71,7 @@
           return { x: p.t, y: p.gauge };
         }),
       });
-    return ThingParkPlot.draw(series, {
+    return plotter().draw(series, {
       xMin: now - 3600000,
       xMax: now,
       xLabel: t('plot.hour'),
@@ -238,7 +242,7 @@
         .appendTo($table);
       if (selectedDevice === d.devEUI) {
         $row.addClass('selected');
-        var plot = ThingParkPlot.draw(
+        var plot = plotter().draw(
           [
             {
               name: 'RSSI',

@@ -201,6 +201,10 @@ describeEditor('the ThingPark sidebar (admin endpoints and editor tab)', functio
       );
     const page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    // An exception in an $.ajax callback is no page error: jQuery catches it and warns.
+    page.on('console', (m) => {
+      if (m.text().startsWith('jQuery.Deferred exception')) pageErrors.push(m.text());
+    });
     page.on('dialog', (dialog) => void dialog.accept());
     await page.goto(red.url);
     await page.waitForSelector('.thingpark-sidebar', { timeout: 60000, state: 'attached' });

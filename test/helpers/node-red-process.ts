@@ -45,7 +45,7 @@ export class NodeRedProcess {
         telemetry: { enabled: false },
         diagnostics: { enabled: false },
         logging: { console: { level: 'warn' } },
-        editorTheme: { tours: false },
+        editorTheme: { tours: false, palette: { catalogues: [] } },
         ...this.extraSettings,
       })};`,
     );
