@@ -4,13 +4,15 @@ import { emptyFlow, idleCredentials, idleFlow } from '../lib/flows';
 import { sleep } from '../lib/load';
 import { Broker, NodeRed, connectionsTo, using } from '../lib/procs';
 import { MB, eachRun, waitFor } from './common';
+import { CEILING_CONNECTIONS, monitorCeilingBytes } from './monitor-ceiling';
 
 /*
  * Figure 6: resident memory of an idle Node-RED: alone (no package, empty flow), with the package
  * installed (empty flow), and with a flow per platform deployed (uplink in → wmw out, thingworx out,
  * cumulocity out; downlink in → downlink out; WMW and Cumulocity connected to a local broker, ThingWorx
  * to the AlwaysOn test server in its own process). The three run side by side and are read after
- * BENCH_IDLE_SETTLE_S seconds.
+ * BENCH_IDLE_SETTLE_S seconds. Then the ceiling of the sidebar's history (monitor-ceiling.ts): what it holds
+ * full, whatever runs, on top of these figures.
  */
 
 export const idle: Figure = {
@@ -53,11 +55,15 @@ export const idle: Figure = {
         metrics.add('cost of package + flows (− alone)', 'MB', (r.flows - r.alone) / MB, { digits: 1 });
       });
     });
+    const ceiling = monitorCeilingBytes();
+    ctx.log(`  sidebar history at its ceiling: ${(ceiling / MB).toFixed(2)} MB`);
+    metrics.add('sidebar history at its ceiling (heap after GC)', 'MB', ceiling / MB, { digits: 2 });
     return {
       metrics: metrics.list(),
       notes: [
         ...notes,
         `VmRSS after ${config.idleSettleS} s idle; platforms deployed: WMW, ThingWorx (1 pipe), Cumulocity`,
+        `sidebar history at its ceiling: 1 000 devices × 20 uplinks (text fields at their 64-character bound) and an hour per minute for ${CEILING_CONNECTIONS} connections, measured in the bench process (heap + array buffers after GC); it grows no further`,
       ],
       details: { runs },
     };

@@ -42,8 +42,8 @@ interface Entry {
 
 /**
  * The devices seen most recently, newest last: at most `maxDevices`, each with its last `uplinksKept`
- * radio figures in a fixed array. Ceiling, measured with the default bounds: about 1.2 MiB (see
- * test/monitor/last-seen.test.ts).
+ * radio figures in a fixed array. Ceiling with the default bounds: about 1.2 MiB with short texts (see
+ * test/monitor/monitor.test.ts), about 1.6 MB with every text at its bound (bench idle figure).
  */
 export class LastSeenDevices {
   private readonly devices = new Map<string, Entry>();
