@@ -38,6 +38,12 @@ async function readLoopDelay(pid: number): Promise<LoopDelay> {
   return seen;
 }
 
+/**
+ * Wait after the full GC before reading RSS: V8 unmaps freed pages from a background thread, and the
+ * package gives back the pages Node.js 22+ keeps once the process is calm (lib/memory: it reads every 5 s).
+ */
+const SETTLE_MS = 7000;
+
 /** The queue's default byte bound (lib/delivery: 256 MiB): above it the oldest entries are dropped. */
 const QUEUE_MAX_BYTES = 256 * MB;
 
@@ -146,7 +152,7 @@ export const outage: Figure = {
           // Where the RSS went: the probe's sample at its highest RSS, then what is live after full GCs.
           const memPeak = (await readMem(red.url)).atPeak;
           await readMem(red.url, true);
-          await sleep(2000); // V8 unmaps freed pages from a background thread
+          await sleep(SETTLE_MS);
           const memLive = (await readMem(red.url)).now;
           const outsideHeap = (m: MemSample) => m.rss - m.heapTotal;
           if (last.dropped > 0) ctx.log(`  run ${run}: the queue dropped ${last.dropped} entries`);
@@ -187,7 +193,7 @@ export const outage: Figure = {
           const drainThread = dmeter.read();
           // Drained: what is left after a full GC, against the same reading before queueing.
           await readMem(red.url, true);
-          await sleep(2000);
+          await sleep(SETTLE_MS);
           const memDrained = (await readMem(red.url)).now;
           const drainPeak = Math.max(drainRss, peakRssOf(red.pid));
           const drainRate = lastAt > first ? ((distinct - 1) * 1000) / (lastAt - first) : NaN;
@@ -318,7 +324,7 @@ export const outage: Figure = {
       notes: [
         ...notes,
         `${n} ${shape} uplinks fed over IoT Flow MQTT (a second broker), at most ${config.outageWindow} not yet queued; ` +
-          `RSS growth = peak VmRSS while queueing − VmRSS before; its split and the full GC from a probe in the flow (process.memoryUsage()); ` +
+          `RSS growth = peak VmRSS while queueing − VmRSS before; its split and the full GC from a probe in the flow (process.memoryUsage()), "after a full GC" read ${SETTLE_MS / 1000} s after it; ` +
           `drain rate = first → last delivery at the subscriber; ` +
           `event loop delay: perf_hooks.monitorEventLoopDelay (5 ms resolution) inside Node-RED, per phase`,
       ],

@@ -9,6 +9,7 @@ import {
   type QueueStats,
 } from '../../lib/delivery';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../../lib/connection/platform-client';
+import { holdHeapPageRelease } from '../../lib/memory';
 import { monitorRegistry } from './monitor-registry';
 import { UserRegistry } from './user-registry';
 import { errorMessage, type Node, type NodeAPI, type NodeStatus } from './red';
@@ -66,6 +67,8 @@ export class PlatformConnection<T> {
   /** Shown in the status from the moment the queue's file was found damaged until the node restarts. */
   private damagedNote = '';
   private readonly unannounce: () => void;
+  /** A backlog written or drained leaves the heap's pages resident on Node.js 22+: given back after. */
+  private readonly letGoHeapPages = holdHeapPageRelease();
 
   constructor(
     private readonly RED: NodeAPI,
@@ -222,6 +225,7 @@ export class PlatformConnection<T> {
   async close(removed: boolean): Promise<void> {
     this.closed = true;
     this.unannounce();
+    this.letGoHeapPages();
     clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
     this.downlinkListeners.clear();

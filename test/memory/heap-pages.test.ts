@@ -1,0 +1,150 @@
+import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import {
+  HeapPageRelease,
+  holdHeapPageRelease,
+  sharedHeapPageRelease,
+  type HeapReading,
+} from '../../lib/memory';
+
+const MB = 1024 * 1024;
+
+describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
+  describe('HeapPageRelease (readings given)', () => {
+    const make = (
+      readings: HeapReading[],
+      collected: number[],
+      t: { now: number; busy?: number } = { now: 0 },
+    ) => {
+      let i = 0;
+      const r = new HeapPageRelease({
+        thresholdBytes: 32 * MB,
+        minGapMs: 20000,
+        read: () => readings[Math.min(i++, readings.length - 1)],
+        busy: () => t.busy ?? 0,
+        collect: () => collected.push(t.now),
+        now: () => t.now,
+      });
+      return r;
+    };
+
+    it('releases once the gap between RSS and the heap has grown by the threshold and the heap stopped growing', () => {
+      const collected: number[] = [];
+      const r = make(
+        [
+          { rss: 100 * MB, heapTotal: 60 * MB }, // gap 40: the floor
+          { rss: 300 * MB, heapTotal: 250 * MB }, // heap growing: a burst, never then
+          { rss: 300 * MB, heapTotal: 240 * MB }, // gap 60: +20, under the threshold
+          { rss: 300 * MB, heapTotal: 80 * MB }, // gap 220: release
+          { rss: 110 * MB, heapTotal: 65 * MB }, // after it
+        ],
+        collected,
+      );
+      assert.equal(r.check(), false);
+      assert.equal(r.check(), false);
+      assert.equal(r.check(), false);
+      assert.equal(r.check(), true);
+      assert.equal(collected.length, 1);
+      assert.deepEqual(r.stats, { releases: 1, freedBytes: 190 * MB });
+    });
+
+    it('waits while the event loop is busy (a burst still on), releases once it is calm', () => {
+      const collected: number[] = [];
+      const t = { now: 0, busy: 0.9 };
+      const high = { rss: 300 * MB, heapTotal: 60 * MB };
+      const r = make(
+        [{ rss: 100 * MB, heapTotal: 60 * MB }, high, high, { rss: 110 * MB, heapTotal: 60 * MB }],
+        collected,
+        t,
+      );
+      r.check();
+      assert.equal(r.check(), false, 'busy: 90 %');
+      t.busy = 0.1;
+      assert.equal(r.check(), true, 'calm');
+      assert.equal(collected.length, 1);
+    });
+
+    it('at most once per minGapMs, and what a release could not give back becomes the new floor', () => {
+      const collected: number[] = [];
+      const t = { now: 0 };
+      const floor = { rss: 100 * MB, heapTotal: 60 * MB };
+      const high = { rss: 300 * MB, heapTotal: 60 * MB };
+      const low = { rss: 110 * MB, heapTotal: 60 * MB };
+      const r = make([floor, high, low, high, high, high, high], collected, t);
+      r.check();
+      t.now = 1000;
+      assert.equal(r.check(), true, 'first release (190 MB back)');
+      t.now = 10000;
+      assert.equal(r.check(), false, 'within minGapMs');
+      t.now = 30000;
+      assert.equal(r.check(), true, 'second release: nothing came back');
+      t.now = 60000;
+      assert.equal(r.check(), false, 'the floor rose to what stayed: no release every 20 s');
+      assert.deepEqual(collected, [1000, 30000]);
+      assert.equal(r.stats.freedBytes, 190 * MB);
+    });
+
+    it('does nothing where no GC can be had; start and stop leave no timer', () => {
+      const r = new HeapPageRelease({ collect: undefined, read: () => ({ rss: 900 * MB, heapTotal: 1 }) });
+      r.start();
+      assert.equal(r.running, false);
+      assert.equal(r.check(), false);
+      const s = new HeapPageRelease({ everyMs: 10 });
+      s.start();
+      assert.equal(s.running, true);
+      s.stop();
+      assert.equal(s.running, false);
+    });
+
+    it('the shared releaser runs while one holder keeps it; THINGPARK_HEAP_RELEASE=off turns it off', () => {
+      const a = holdHeapPageRelease();
+      const b = holdHeapPageRelease();
+      const shared = sharedHeapPageRelease()!;
+      assert.equal(shared.running, true);
+      a();
+      a(); // twice is once
+      assert.equal(shared.running, true, 'b still holds it');
+      b();
+      assert.equal(shared.running, false, 'the last let-go stops it');
+      process.env.THINGPARK_HEAP_RELEASE = 'off';
+      try {
+        const c = holdHeapPageRelease();
+        assert.equal(shared.running, false);
+        c();
+      } finally {
+        delete process.env.THINGPARK_HEAP_RELEASE;
+      }
+    });
+  });
+
+  describe('in a real process after a burst', function () {
+    this.timeout(60000);
+    const run = (mode: string) => {
+      const r = spawnSync(process.execPath, [path.join(__dirname, 'burst-child.js'), mode], {
+        encoding: 'utf8',
+        timeout: 50000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as {
+        before: number;
+        peak: number;
+        after: number;
+        live: number;
+        releases: number;
+      };
+    };
+
+    it('keeps the pages without it (Node.js 22+), gives them back with it; live objects stay', function () {
+      if (Number(process.versions.node.split('.')[0]) < 22) this.skip();
+      const kept = run('none');
+      assert.ok(kept.peak - kept.before > 300, `the burst grew RSS: ${JSON.stringify(kept)}`);
+      assert.ok(kept.after - kept.before > 200, `without it the pages stay: ${JSON.stringify(kept)}`);
+      const given = run('release');
+      assert.ok(given.peak - given.before > 300, `the burst grew RSS: ${JSON.stringify(given)}`);
+      assert.equal(given.releases, 1);
+      assert.ok(given.after - given.before < 50, `given back: ${JSON.stringify(given)}`);
+      assert.equal(given.live, 150000);
+    });
+  });
+});
