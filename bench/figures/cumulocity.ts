@@ -15,6 +15,7 @@ import {
   TunnelPoster,
   uplinkBody,
 } from '../lib/load';
+import { MEM_SETTINGS, memProbe, readMem } from '../lib/memprobe';
 import { BENCH_BROKER_LIMITS, Broker, NodeRed, peakRssOf, resetPeakRss, using } from '../lib/procs';
 import { median, percentiles } from '../lib/stats';
 import { collectProfile, eachRun, MB, pct, profileArgs, queueStats, waitFor } from './common';
@@ -121,7 +122,8 @@ export const cumulocity: Figure = {
         const red = own(
           new NodeRed({
             name: 'ours-cumulocity',
-            flows: cumulocityFlow(broker.port),
+            flows: [...cumulocityFlow(broker.port), ...memProbe('t')],
+            settings: MEM_SETTINGS,
             credentials: cumulocityCredentials(),
             nodeArgs: profileArgs(ctx, `cumulocity-run${run}`),
           }),
@@ -296,6 +298,10 @@ export const cumulocity: Figure = {
             }
           }
           const rssEnd = red.rss();
+          // What stays once registered: a full GC, then the time the package takes to give pages back.
+          await readMem(red.url, true);
+          await sleep(7000);
+          const rssAfterGc = (await readMem(red.url)).now.rss;
           const stats = await queueStats(red);
           const registry = JSON.parse(
             fs.readFileSync(path.join(red.userDir, 'thingpark-cumulocity', C8Y_ID, 'children.json'), 'utf8'),
@@ -339,9 +345,16 @@ export const cumulocity: Figure = {
               digits: 1,
             },
           );
+          metrics.add(
+            `RSS growth over connected, no device, after a full GC (${(K + N).toLocaleString('en-US')} children)`,
+            'MB',
+            (rssAfterGc - rssBefore) / MB,
+            { digits: 1, goal: { op: '<=', value: 30 } },
+          );
           runs.push({
             run,
             order,
+            rssAfterGc,
             unloaded: {
               firstUplink: percentiles(firstUnloaded),
               registered: percentiles(registeredUnloaded),
