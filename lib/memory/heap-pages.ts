@@ -1,6 +1,6 @@
 import { performance, type EventLoopUtilization } from 'perf_hooks';
-import * as v8 from 'v8';
-import * as vm from 'vm';
+import { exposedGc } from './exposed-gc';
+import { HeapPacer } from './heap-pacer';
 
 /**
  * Gives back to the system the memory a shrinking V8 heap keeps.
@@ -45,19 +45,10 @@ const MB = 1024 * 1024;
 /** Above this share of busy event loop since the last reading, a burst is still on. */
 const BUSY_SHARE = 0.5;
 
-/** V8's gc() from a fresh context, with the flag set only for as long as it takes to get it. */
+/** V8's last-resort collection: the one that gives the pooled pages back. */
 export function lastResortGc(): (() => void) | undefined {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as ((options?: object) => void) | undefined;
-    if (typeof gc !== 'function') return undefined;
-    return () => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-  } catch {
-    return undefined;
-  } finally {
-    // Contexts made from now on (function nodes) do not see gc.
-    v8.setFlagsFromString('--no-expose-gc');
-  }
+  const gc = exposedGc();
+  return gc && (() => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }));
 }
 
 /** Busy share of the event loop between two calls. */
@@ -91,7 +82,7 @@ export class HeapPageRelease {
   private lastRelease = -Infinity;
 
   constructor(options: HeapPageReleaseOptions = {}) {
-    this.everyMs = options.everyMs ?? 5000;
+    this.everyMs = options.everyMs ?? 2000;
     this.thresholdBytes = options.thresholdBytes ?? 32 * MB;
     this.minGapMs = options.minGapMs ?? 10000;
     this.read = options.read ?? readProcess;
@@ -145,27 +136,35 @@ export class HeapPageRelease {
 }
 
 let shared: HeapPageRelease | undefined;
+let pacer: HeapPacer | undefined;
 let holders = 0;
 
 /**
- * The process's one releaser, running while at least one holder keeps it (each call returns its own
- * let-go). THINGPARK_HEAP_RELEASE=off in Node-RED's environment turns it off.
+ * The process's heap bounds, running while at least one holder keeps them (each call returns its own
+ * let-go): the pacer (a burst's garbage kept within 64 MB of the live heap) and the page release (what
+ * the heap gave up given back once calm). In Node-RED's environment, THINGPARK_HEAP_PACE=off turns the
+ * pacer off (faster bursts, a higher peak), THINGPARK_HEAP_RELEASE=off both (V8 left to its own sizing).
  */
 export function holdHeapPageRelease(): () => void {
   if (process.env.THINGPARK_HEAP_RELEASE === 'off') return () => undefined;
   shared ??= new HeapPageRelease();
+  pacer ??= new HeapPacer();
   holders++;
   shared.start();
+  if (process.env.THINGPARK_HEAP_PACE !== 'off') pacer.start();
   let held = true;
   return () => {
     if (!held) return;
     held = false;
     holders--;
-    if (holders === 0) shared?.stop();
+    if (holders === 0) {
+      shared?.stop();
+      pacer?.stop();
+    }
   };
 }
 
-/** The shared releaser (its counters, whether it runs); undefined before the first hold. */
-export function sharedHeapPageRelease(): HeapPageRelease | undefined {
-  return shared;
+/** The shared releaser and pacer (their counters, whether they run); undefined before the first hold. */
+export function sharedHeapBounds(): { release: HeapPageRelease; pacer: HeapPacer } | undefined {
+  return shared && pacer && { release: shared, pacer };
 }

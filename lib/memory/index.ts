@@ -1,13 +1,15 @@
 /**
- * Memory of the Node.js process as a whole (knows nothing of Node-RED): giving back the pages a V8 heap
- * keeps after a burst.
+ * Memory of the Node.js process as a whole (knows nothing of Node-RED): a burst's garbage kept close to
+ * the live heap, and the pages a V8 heap keeps after a burst given back.
  */
 export {
   HeapPageRelease,
   holdHeapPageRelease,
   lastResortGc,
-  sharedHeapPageRelease,
+  sharedHeapBounds,
   type HeapPageReleaseOptions,
   type HeapPageReleaseStats,
   type HeapReading,
 } from './heap-pages';
+export { HeapPacer, majorGc, type HeapPacerOptions } from './heap-pacer';
+export { exposedGc, type GcFunction } from './exposed-gc';

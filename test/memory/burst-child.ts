@@ -5,40 +5,78 @@
  */
 import * as v8 from 'v8';
 import * as vm from 'vm';
-import { HeapPageRelease } from '../../lib/memory';
+import { HeapPacer, HeapPageRelease } from '../../lib/memory';
 
 const MB = 1024 * 1024;
-v8.setFlagsFromString('--expose-gc');
-const ordinaryGc = vm.runInNewContext('gc') as () => void;
+const mode = process.argv[2];
 
-const live: object[] = [];
-for (let i = 0; i < 150000; i++) live.push({ name: `device-${i}`, values: [i, i + 1] });
-ordinaryGc();
-const before = process.memoryUsage().rss;
-// Started before the burst, as a platform connection starts it with Node-RED.
-const releaser = process.argv[2] === 'release' ? new HeapPageRelease({ everyMs: 100 }) : undefined;
-releaser?.start();
-let burst: object[] = [];
-for (let round = 0; round < 30; round++) {
-  for (let i = 0; i < 100000; i++) burst.push({ DevEUI: `00${i}`, FCntUp: round, payload: [i, round] });
-  if (burst.length > 1000000) burst = burst.slice(-100000);
+/**
+ * `burst-free` / `burst-paced`: for 3 s, batches of uplink-sized objects arrive every few milliseconds
+ * and each stays alive for the next 50 batches (a queue waiting for its write), without / with a
+ * HeapPacer; prints the highest V8 heap in use.
+ */
+if (mode.startsWith('burst-')) {
+  const pacer = mode === 'burst-paced' ? new HeapPacer() : undefined;
+  pacer?.start();
+  const window: object[][] = [];
+  let heapPeak = 0;
+  const end = Date.now() + 3000;
+  const batch = () => {
+    const b: object[] = [];
+    for (let i = 0; i < 4000; i++)
+      b.push({ DevEUI: `0018B2000000${i}`, payload: 'ab'.repeat(200), meta: { fCnt: i, rssi: -80 } });
+    window.push(b);
+    if (window.length > 50) window.shift();
+    heapPeak = Math.max(heapPeak, v8.getHeapStatistics().used_heap_size);
+    if (Date.now() < end) setTimeout(batch, 2);
+    else {
+      pacer?.stop();
+      process.stdout.write(
+        JSON.stringify({
+          heapPeak: heapPeak / MB,
+          collections: pacer?.collections ?? 0,
+          window: window.length,
+        }),
+      );
+    }
+  };
+  batch();
 }
-const peak = process.memoryUsage().rss;
-burst = [];
-ordinaryGc();
-ordinaryGc();
-setTimeout(() => {
-  releaser?.stop();
-  const m = process.memoryUsage();
-  process.stdout.write(
-    JSON.stringify({
-      before: before / MB,
-      peak: peak / MB,
-      after: m.rss / MB,
-      heapTotal: m.heapTotal / MB,
-      live: live.length,
-      releases: releaser?.stats.releases ?? 0,
-      freed: (releaser?.stats.freedBytes ?? 0) / MB,
-    }),
-  );
-}, 1500);
+if (!mode.startsWith('burst-')) pagesAfterBurst();
+
+function pagesAfterBurst(): void {
+  v8.setFlagsFromString('--expose-gc');
+  const ordinaryGc = vm.runInNewContext('gc') as () => void;
+
+  const live: object[] = [];
+  for (let i = 0; i < 150000; i++) live.push({ name: `device-${i}`, values: [i, i + 1] });
+  ordinaryGc();
+  const before = process.memoryUsage().rss;
+  // Started before the burst, as a platform connection starts it with Node-RED.
+  const releaser = process.argv[2] === 'release' ? new HeapPageRelease({ everyMs: 100 }) : undefined;
+  releaser?.start();
+  let burst: object[] = [];
+  for (let round = 0; round < 30; round++) {
+    for (let i = 0; i < 100000; i++) burst.push({ DevEUI: `00${i}`, FCntUp: round, payload: [i, round] });
+    if (burst.length > 1000000) burst = burst.slice(-100000);
+  }
+  const peak = process.memoryUsage().rss;
+  burst = [];
+  ordinaryGc();
+  ordinaryGc();
+  setTimeout(() => {
+    releaser?.stop();
+    const m = process.memoryUsage();
+    process.stdout.write(
+      JSON.stringify({
+        before: before / MB,
+        peak: peak / MB,
+        after: m.rss / MB,
+        heapTotal: m.heapTotal / MB,
+        live: live.length,
+        releases: releaser?.stats.releases ?? 0,
+        freed: (releaser?.stats.freedBytes ?? 0) / MB,
+      }),
+    );
+  }, 1500);
+}

@@ -2,9 +2,10 @@ import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import {
+  HeapPacer,
   HeapPageRelease,
   holdHeapPageRelease,
-  sharedHeapPageRelease,
+  sharedHeapBounds,
   type HeapReading,
 } from '../../lib/memory';
 
@@ -97,24 +98,58 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
       assert.equal(s.running, false);
     });
 
-    it('the shared releaser runs while one holder keeps it; THINGPARK_HEAP_RELEASE=off turns it off', () => {
+    it('the shared releaser runs while one holder keeps it; THINGPARK_HEAP_PACE=off stops the pacer, THINGPARK_HEAP_RELEASE=off both', () => {
       const a = holdHeapPageRelease();
       const b = holdHeapPageRelease();
-      const shared = sharedHeapPageRelease()!;
+      const { release: shared, pacer } = sharedHeapBounds()!;
       assert.equal(shared.running, true);
+      assert.equal(pacer.running, true);
       a();
       a(); // twice is once
       assert.equal(shared.running, true, 'b still holds it');
       b();
       assert.equal(shared.running, false, 'the last let-go stops it');
+      assert.equal(pacer.running, false, 'and the pacer');
+      process.env.THINGPARK_HEAP_PACE = 'off';
+      try {
+        const c = holdHeapPageRelease();
+        assert.equal(shared.running, true);
+        assert.equal(pacer.running, false, 'THINGPARK_HEAP_PACE=off');
+        c();
+      } finally {
+        delete process.env.THINGPARK_HEAP_PACE;
+      }
       process.env.THINGPARK_HEAP_RELEASE = 'off';
       try {
         const c = holdHeapPageRelease();
         assert.equal(shared.running, false);
+        assert.equal(pacer.running, false);
         c();
       } finally {
         delete process.env.THINGPARK_HEAP_RELEASE;
       }
+    });
+  });
+
+  describe('HeapPacer (readings given)', () => {
+    it("collects once the garbage on top of the live heap reaches the headroom; V8's own collections lower the floor", () => {
+      const used = [50, 90, 113, 115, 60, 30, 80, 95].map((m) => m * MB);
+      let i = 0;
+      const collected: number[] = [];
+      const p = new HeapPacer({
+        headroomBytes: 64 * MB,
+        used: () => used[i++],
+        collect: () => collected.push(i),
+      });
+      p.start(); // floor 50
+      assert.equal(p.tick(), false, '90: +40');
+      assert.equal(p.tick(), false, '113: +63');
+      assert.equal(p.tick(), true, '115: +65, collected; after it 60');
+      assert.equal(p.tick(), false, '30: V8 collected, the floor is 30');
+      assert.equal(p.tick(), false, '80: +50');
+      assert.equal(p.tick(), true, '95: +65');
+      assert.equal(p.collections, 2);
+      p.stop();
     });
   });
 
@@ -132,6 +167,8 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
         after: number;
         live: number;
         releases: number;
+        heapPeak: number;
+        collections: number;
       };
     };
 
@@ -145,6 +182,17 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
       assert.equal(given.releases, 1);
       assert.ok(given.after - given.before < 50, `given back: ${JSON.stringify(given)}`);
       assert.equal(given.live, 150000);
+    });
+
+    it("a burst whose objects live a little while stays within the pacer's headroom", function () {
+      const free = run('burst-free');
+      const paced = run('burst-paced');
+      assert.ok(free.heapPeak > 300, `V8 alone let the garbage pile up: ${JSON.stringify(free)}`);
+      assert.ok(paced.collections > 0, JSON.stringify(paced));
+      assert.ok(
+        paced.heapPeak < 220 && paced.heapPeak < free.heapPeak * 0.6,
+        `within the headroom: ${JSON.stringify({ free, paced })}`,
+      );
     });
   });
 });
