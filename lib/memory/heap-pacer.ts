@@ -22,7 +22,7 @@ export interface HeapPacerOptions {
  */
 export class HeapPacer {
   collections = 0;
-  private readonly headroomBytes: number;
+  readonly headroom: number;
   private readonly everyMs: number;
   private readonly collect: (() => void) | undefined;
   private readonly used: () => number;
@@ -30,7 +30,7 @@ export class HeapPacer {
   private floor = Infinity;
 
   constructor(options: HeapPacerOptions = {}) {
-    this.headroomBytes = options.headroomBytes ?? 64 * MB;
+    this.headroom = options.headroomBytes ?? 64 * MB;
     this.everyMs = options.everyMs ?? 100;
     this.collect = 'collect' in options ? options.collect : majorGc();
     this.used = options.used ?? (() => v8.getHeapStatistics().used_heap_size);
@@ -41,7 +41,7 @@ export class HeapPacer {
   }
 
   start(): void {
-    if (this.timer || !this.collect) return;
+    if (this.timer || !this.collect || this.headroom <= 0) return;
     this.floor = this.used();
     this.timer = setInterval(() => this.tick(), this.everyMs);
     this.timer.unref();
@@ -57,7 +57,7 @@ export class HeapPacer {
     const used = this.used();
     // V8 collected on its own: what is left is the new floor.
     if (used < this.floor) this.floor = used;
-    if (!this.collect || used - this.floor < this.headroomBytes) return false;
+    if (!this.collect || used - this.floor < this.headroom) return false;
     this.collect();
     this.collections++;
     this.floor = this.used();

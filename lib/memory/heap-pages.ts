@@ -135,23 +135,32 @@ export class HeapPageRelease {
   }
 }
 
+/** THINGPARK_HEAP_PACE: MB of garbage allowed on top of the live heap; 0 (unset, `off`) for no pacer. */
+export function paceHeadroomMb(setting: string | undefined): number {
+  if (!setting || setting === 'off') return 0;
+  if (setting === 'on') return 64;
+  const mb = Number(setting);
+  return Number.isFinite(mb) && mb >= 16 ? mb : 64;
+}
+
 let shared: HeapPageRelease | undefined;
 let pacer: HeapPacer | undefined;
 let holders = 0;
 
 /**
  * The process's heap bounds, running while at least one holder keeps them (each call returns its own
- * let-go): the pacer (a burst's garbage kept within 64 MB of the live heap) and the page release (what
- * the heap gave up given back once calm). In Node-RED's environment, THINGPARK_HEAP_PACE=off turns the
- * pacer off (faster bursts, a higher peak), THINGPARK_HEAP_RELEASE=off both (V8 left to its own sizing).
+ * let-go): the page release (what the heap gave up given back once calm; THINGPARK_HEAP_RELEASE=off in
+ * Node-RED's environment turns it off) and, when asked for with THINGPARK_HEAP_PACE (`on`: 64 MB, or a
+ * number of MB), the pacer: a burst's garbage kept within that of the live heap, a lower peak for less
+ * speed (bench/README.md, figure 3). Both off with THINGPARK_HEAP_RELEASE=off.
  */
 export function holdHeapPageRelease(): () => void {
   if (process.env.THINGPARK_HEAP_RELEASE === 'off') return () => undefined;
   shared ??= new HeapPageRelease();
-  pacer ??= new HeapPacer();
+  pacer ??= new HeapPacer({ headroomBytes: paceHeadroomMb(process.env.THINGPARK_HEAP_PACE) * MB });
   holders++;
   shared.start();
-  if (process.env.THINGPARK_HEAP_PACE !== 'off') pacer.start();
+  if (pacer.headroom > 0) pacer.start();
   let held = true;
   return () => {
     if (!held) return;

@@ -6,6 +6,7 @@ export {
   HeapPageRelease,
   holdHeapPageRelease,
   lastResortGc,
+  paceHeadroomMb,
   sharedHeapBounds,
   type HeapPageReleaseOptions,
   type HeapPageReleaseStats,

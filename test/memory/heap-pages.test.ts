@@ -5,6 +5,7 @@ import {
   HeapPacer,
   HeapPageRelease,
   holdHeapPageRelease,
+  paceHeadroomMb,
   sharedHeapBounds,
   type HeapReading,
 } from '../../lib/memory';
@@ -98,36 +99,32 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
       assert.equal(s.running, false);
     });
 
-    it('the shared releaser runs while one holder keeps it; THINGPARK_HEAP_PACE=off stops the pacer, THINGPARK_HEAP_RELEASE=off both', () => {
+    it('the shared bounds run while one holder keeps them; the pacer only when THINGPARK_HEAP_PACE asks', () => {
       const a = holdHeapPageRelease();
       const b = holdHeapPageRelease();
       const { release: shared, pacer } = sharedHeapBounds()!;
       assert.equal(shared.running, true);
-      assert.equal(pacer.running, true);
+      assert.equal(pacer.running, false, 'no pacer unless asked for');
       a();
       a(); // twice is once
       assert.equal(shared.running, true, 'b still holds it');
       b();
       assert.equal(shared.running, false, 'the last let-go stops it');
-      assert.equal(pacer.running, false, 'and the pacer');
-      process.env.THINGPARK_HEAP_PACE = 'off';
-      try {
-        const c = holdHeapPageRelease();
-        assert.equal(shared.running, true);
-        assert.equal(pacer.running, false, 'THINGPARK_HEAP_PACE=off');
-        c();
-      } finally {
-        delete process.env.THINGPARK_HEAP_PACE;
-      }
       process.env.THINGPARK_HEAP_RELEASE = 'off';
       try {
         const c = holdHeapPageRelease();
         assert.equal(shared.running, false);
-        assert.equal(pacer.running, false);
         c();
       } finally {
         delete process.env.THINGPARK_HEAP_RELEASE;
       }
+    });
+
+    it('THINGPARK_HEAP_PACE: unset or off none, on 64 MB, a number of MB (16 at least)', () => {
+      assert.deepEqual(
+        [undefined, 'off', 'on', '96', '4', 'x'].map((v) => paceHeadroomMb(v)),
+        [0, 0, 64, 96, 64, 64],
+      );
     });
   });
 
