@@ -8,7 +8,8 @@ import {
   type Decoded,
   type PointContract,
 } from './format';
-import { CodecError, CodecSandbox } from './sandbox';
+import { HostedSandbox } from './hosted-sandbox';
+import { CodecError } from './sandbox';
 
 export interface CodecOptions {
   format: CodecFormat;
@@ -19,13 +20,13 @@ export interface CodecOptions {
 
 /** A codec of either format behind one face: bytes in, decoded payload and points out, and back. */
 export class Codec {
-  private readonly sandbox: CodecSandbox;
+  private readonly sandbox: HostedSandbox;
 
   constructor(
     code: string,
     private readonly options: CodecOptions,
   ) {
-    this.sandbox = new CodecSandbox(code, options.timeoutMs);
+    this.sandbox = new HostedSandbox(code, options.timeoutMs);
   }
 
   functions(): Promise<string[]> {

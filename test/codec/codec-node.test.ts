@@ -93,6 +93,7 @@ describe('codec node (real Node-RED runtime, real Catch node)', function () {
     ['throw.js', /bad frame 3/, 50],
     ['loop.js', /still running after 50 ms/, 50],
     ['alloc.js', /more than 64 MB/, 10000],
+    ['alloc-once.js', /brought its process down/, 10000],
     ['require.js', /require is not defined/, 50],
   ] as const) {
     it(`a hostile codec (${file}) fails that message to Catch with the raw frame; the next message still passes`, async () => {
@@ -100,7 +101,7 @@ describe('codec node (real Node-RED runtime, real Catch node)', function () {
       const code = `${hostile.replace('function decodeUplink', 'function hostileDecode')}
         function decodeUplink(input) { return input.fPort === 66 ? hostileDecode(input) : { data: { ok: input.bytes[0] } }; }`;
       await helper.load(modules(), flow({ code, timeout }));
-      const caught = nextMessage(helper.getNode('caught'), 15000);
+      const caught = nextMessage(helper.getNode('caught'), 30000);
       helper.getNode('codec').receive(uplink('010203', 66));
       const msg = await caught;
       assert.match(String((msg.error as { message: string }).message), expected);
