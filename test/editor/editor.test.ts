@@ -450,6 +450,68 @@ describeEditor('the editor in a real browser', function () {
     await page.waitForSelector('#node-dialog-ok', { state: 'detached' });
   });
 
+  it('codec: the per-device drivers list is edited in the dialog, checked, deployed and shown again', async () => {
+    const id = await dropNode('thingpark-codec', 200, 440);
+    await openNode(id);
+    const rows = page.locator('#node-input-drivers-container > li');
+    const add = page.locator('.thingpark-codec-drivers .red-ui-editableList-addButton');
+    await add.click();
+    await add.click();
+    assert.equal(await rows.count(), 2);
+    const first = rows.nth(0);
+    await first.locator('.thingpark-driver-model').fill('ACME-T1/2');
+    await first.locator('.thingpark-driver-from').fill('0018B20000000000');
+    await first.locator('.thingpark-driver-to').fill('0018B2FFFFFFFFFX');
+    await first.locator('.thingpark-driver-source').selectOption('module');
+    await first.locator('.thingpark-driver-ref').fill('acme-driver');
+    await first.locator('.thingpark-driver-format').selectOption('iotflow');
+    const second = rows.nth(1);
+    await second.locator('.thingpark-driver-model').fill('42');
+    await second.locator('.thingpark-driver-source').selectOption('inline');
+    assert.equal(await second.locator('.thingpark-driver-ref').isVisible(), false, 'no path for inline code');
+    await second.locator('.thingpark-driver-code').fill('function decodeUplink(i) { return { data: {} }; }');
+    await closeDialog();
+    const valid = () =>
+      page.evaluate(
+        (nodeId) =>
+          (window as unknown as { RED: { nodes: { node(i: string): { valid: boolean } } } }).RED.nodes.node(
+            nodeId,
+          ).valid,
+        id,
+      );
+    assert.equal(await valid(), false, 'a DevEUI that is not 16 hexadecimal digits marks the node invalid');
+    await openNode(id);
+    await rows.nth(0).locator('.thingpark-driver-to').fill('0018B2FFFFFFFFFF');
+    await closeDialog();
+    assert.equal(await valid(), true);
+    await deploy(has(id));
+    const drivers = (await adminFlows()).find((n) => n.id === id)!.drivers;
+    assert.deepEqual(drivers, [
+      {
+        model: 'ACME-T1/2',
+        devEUIFrom: '0018B20000000000',
+        devEUITo: '0018B2FFFFFFFFFF',
+        source: 'module',
+        module: 'acme-driver',
+        format: 'iotflow',
+      },
+      {
+        model: '42',
+        source: 'inline',
+        code: 'function decodeUplink(i) { return { data: {} }; }',
+        format: 'auto',
+      },
+    ]);
+    await openNode(id);
+    assert.equal(await rows.count(), 2, 'shown again');
+    assert.equal(await rows.nth(0).locator('.thingpark-driver-ref').inputValue(), 'acme-driver');
+    assert.equal(
+      await rows.nth(1).locator('.thingpark-driver-code').inputValue(),
+      drivers && (drivers as Array<{ code: string }>)[1].code,
+    );
+    await closeDialog();
+  });
+
   it('in French: the dialog, its validation messages and the test button are translated', async () => {
     const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1600, height: 1000 } });
     const fr = await context.newPage();
