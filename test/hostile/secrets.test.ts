@@ -324,7 +324,12 @@ describe('secrets: a full run greps everything the package writes for the config
     // A restart: the encrypted credentials still work.
     await red.kill('SIGTERM');
     await red.start();
-    const again = await postTunnelDocument(target, 'DevEUI_uplink', sampleUplink(DEV, 7));
+    // Node-RED answers HTTP before its flows have started: the route is a 404 until then.
+    let again = await postTunnelDocument(target, 'DevEUI_uplink', sampleUplink(DEV, 7));
+    for (const end = Date.now() + 20000; again.status === 404 && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 200));
+      again = await postTunnelDocument(target, 'DevEUI_uplink', sampleUplink(DEV, 7));
+    }
     answers.push(`${again.status} ${again.text}`);
     assert.equal(again.status, 200, 'the AS key still works after a restart');
     await red.kill('SIGTERM');
