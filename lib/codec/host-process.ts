@@ -6,7 +6,7 @@ import { CodecSandbox, type CodecFunction } from './sandbox';
 
 export type HostRequest =
   | { op: 'open'; sid: number; code: string; timeout: number }
-  | { op: 'call'; id: number; sid: number; fn: CodecFunction; input: unknown }
+  | { op: 'call'; id: number; sid: number; fn: CodecFunction | 'functions'; input: unknown }
   | { op: 'close'; sid: number };
 
 export type HostAnswer = { id: number; result?: unknown; functions?: string[]; error?: string };
@@ -38,7 +38,7 @@ function handle(m: HostRequest): void {
     const sandbox = sandboxes.get(m.sid);
     if (!sandbox) return answer({ id: m.id, error: 'codec closed' });
     const done =
-      (m.fn as string) === 'functions'
+      m.fn === 'functions'
         ? sandbox.functions().then((functions) => answer({ id: m.id, functions }))
         : sandbox.call(m.fn, m.input).then((result) => answer({ id: m.id, result }));
     done.catch((err: Error) => answer({ id: m.id, error: err.message }));

@@ -82,7 +82,7 @@ class CodecHost {
         r.sandbox.openedIn = this.generation;
       }
       this.inFlight.set(r.id, r);
-      this.post({ op: 'call', id: r.id, sid: r.sandbox.sid, fn: r.fn as CodecFunction, input: r.input });
+      this.post({ op: 'call', id: r.id, sid: r.sandbox.sid, fn: r.fn, input: r.input });
     }
     this.waiting = sent === this.waiting.length ? [] : this.waiting.slice(sent);
   }

@@ -1,7 +1,7 @@
 // lib/codec: runs device codecs (IoT Flow JavaScript drivers, LoRaWAN TS013 codecs) isolated in a
 // child process (the codec host), each in a worker thread + bare vm context there, bounded in time and
-// memory; reads codecs from inline code, a file
-// or an installed package; shapes results the IoT Flow way. Knows nothing of Node-RED.
+// memory; reads codecs from inline code, a file or an installed package; shapes results the IoT Flow
+// way. Knows nothing of Node-RED.
 export { Codec, type CodecOptions } from './codec';
 export { CodecError, CodecSandbox, DEFAULT_TIMEOUT_MS, HEAP_LIMIT_MB } from './sandbox';
 export { HostedSandbox, HOST_HEAP_MB, codecHostPid } from './hosted-sandbox';

@@ -1,5 +1,5 @@
 import * as v8 from 'v8';
-import { exposedGc } from './exposed-gc';
+import { exposedGc, type GcFunction } from './exposed-gc';
 
 const MB = 1024 * 1024;
 
@@ -66,7 +66,6 @@ export class HeapPacer {
 }
 
 /** An ordinary, synchronous major collection. */
-export function majorGc(): (() => void) | undefined {
-  const gc = exposedGc();
+export function majorGc(gc: GcFunction | undefined = exposedGc()): (() => void) | undefined {
   return gc && (() => gc({ type: 'major', execution: 'sync' }));
 }

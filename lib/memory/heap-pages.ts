@@ -1,6 +1,5 @@
 import { performance, type EventLoopUtilization } from 'perf_hooks';
-import { exposedGc } from './exposed-gc';
-import { HeapPacer } from './heap-pacer';
+import { exposedGc, type GcFunction } from './exposed-gc';
 
 /**
  * Gives back to the system the memory a shrinking V8 heap keeps.
@@ -46,8 +45,7 @@ const MB = 1024 * 1024;
 const BUSY_SHARE = 0.5;
 
 /** V8's last-resort collection: the one that gives the pooled pages back. */
-export function lastResortGc(): (() => void) | undefined {
-  const gc = exposedGc();
+export function lastResortGc(gc: GcFunction | undefined = exposedGc()): (() => void) | undefined {
   return gc && (() => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' }));
 }
 
@@ -133,47 +131,4 @@ export class HeapPageRelease {
     if (afterGap - this.smallestGap >= this.thresholdBytes / 2) this.smallestGap = afterGap;
     return true;
   }
-}
-
-/** THINGPARK_HEAP_PACE: MB of garbage allowed on top of the live heap; 0 (unset, `off`) for no pacer. */
-export function paceHeadroomMb(setting: string | undefined): number {
-  if (!setting || setting === 'off') return 0;
-  if (setting === 'on') return 64;
-  const mb = Number(setting);
-  return Number.isFinite(mb) && mb >= 16 ? mb : 64;
-}
-
-let shared: HeapPageRelease | undefined;
-let pacer: HeapPacer | undefined;
-let holders = 0;
-
-/**
- * The process's heap bounds, running while at least one holder keeps them (each call returns its own
- * let-go): the page release (what the heap gave up given back once calm; THINGPARK_HEAP_RELEASE=off in
- * Node-RED's environment turns it off) and, when asked for with THINGPARK_HEAP_PACE (`on`: 64 MB, or a
- * number of MB), the pacer: a burst's garbage kept within that of the live heap, a lower peak for less
- * speed (bench/README.md, figure 3). Both off with THINGPARK_HEAP_RELEASE=off.
- */
-export function holdHeapPageRelease(): () => void {
-  if (process.env.THINGPARK_HEAP_RELEASE === 'off') return () => undefined;
-  shared ??= new HeapPageRelease();
-  pacer ??= new HeapPacer({ headroomBytes: paceHeadroomMb(process.env.THINGPARK_HEAP_PACE) * MB });
-  holders++;
-  shared.start();
-  if (pacer.headroom > 0) pacer.start();
-  let held = true;
-  return () => {
-    if (!held) return;
-    held = false;
-    holders--;
-    if (holders === 0) {
-      shared?.stop();
-      pacer?.stop();
-    }
-  };
-}
-
-/** The shared releaser and pacer (their counters, whether they run); undefined before the first hold. */
-export function sharedHeapBounds(): { release: HeapPageRelease; pacer: HeapPacer } | undefined {
-  return shared && pacer && { release: shared, pacer };
 }

@@ -4,13 +4,11 @@
  */
 export {
   HeapPageRelease,
-  holdHeapPageRelease,
   lastResortGc,
-  paceHeadroomMb,
-  sharedHeapBounds,
   type HeapPageReleaseOptions,
   type HeapPageReleaseStats,
   type HeapReading,
 } from './heap-pages';
 export { HeapPacer, majorGc, type HeapPacerOptions } from './heap-pacer';
 export { exposedGc, type GcFunction } from './exposed-gc';
+export { holdHeapBounds, paceHeadroomMb, sharedHeapBounds } from './heap-bounds';

@@ -9,7 +9,7 @@ import {
   type QueueStats,
 } from '../../lib/delivery';
 import type { ConnectionState, PlatformClient, PlatformDownlink } from '../../lib/connection/platform-client';
-import { holdHeapPageRelease } from '../../lib/memory';
+import { holdHeapBounds } from '../../lib/memory';
 import { monitorRegistry } from './monitor-registry';
 import { UserRegistry } from './user-registry';
 import { errorMessage, type Node, type NodeAPI, type NodeStatus } from './red';
@@ -68,7 +68,7 @@ export class PlatformConnection<T> {
   private damagedNote = '';
   private readonly unannounce: () => void;
   /** A backlog written or drained leaves the heap's pages resident on Node.js 22+: given back after. */
-  private readonly letGoHeapPages = holdHeapPageRelease();
+  private readonly letGoHeapBounds = holdHeapBounds();
 
   constructor(
     private readonly RED: NodeAPI,
@@ -225,7 +225,7 @@ export class PlatformConnection<T> {
   async close(removed: boolean): Promise<void> {
     this.closed = true;
     this.unannounce();
-    this.letGoHeapPages();
+    this.letGoHeapBounds();
     clearTimeout(this.statusTimer);
     this.statusTimer = undefined;
     this.downlinkListeners.clear();

@@ -4,7 +4,7 @@ import * as path from 'path';
 import {
   HeapPacer,
   HeapPageRelease,
-  holdHeapPageRelease,
+  holdHeapBounds,
   paceHeadroomMb,
   sharedHeapBounds,
   type HeapReading,
@@ -100,8 +100,8 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
     });
 
     it('the shared bounds run while one holder keeps them; the pacer only when THINGPARK_HEAP_PACE asks', () => {
-      const a = holdHeapPageRelease();
-      const b = holdHeapPageRelease();
+      const a = holdHeapBounds();
+      const b = holdHeapBounds();
       const { release: shared, pacer } = sharedHeapBounds()!;
       assert.equal(shared.running, true);
       assert.equal(pacer.running, false, 'no pacer unless asked for');
@@ -112,7 +112,7 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
       assert.equal(shared.running, false, 'the last let-go stops it');
       process.env.THINGPARK_HEAP_RELEASE = 'off';
       try {
-        const c = holdHeapPageRelease();
+        const c = holdHeapBounds();
         assert.equal(shared.running, false);
         c();
       } finally {
