@@ -115,6 +115,20 @@ describeEditor('the editor in a real browser', function () {
     await page.waitForSelector('#node-dialog-ok', { state: 'detached' });
   }
 
+  /**
+   * Closes the config dialog opened from a node's dialog, and waits until the node's dialog is back in
+   * place: Node-RED detaches it while the config dialog is open, appends it again 250 ms after the
+   * close and slides it in; a click made while it slides can land beside its buttons.
+   */
+  async function closeConfigDialog(button: 'ok' | 'cancel'): Promise<void> {
+    await page.click(`#node-config-dialog-${button}`);
+    await page.waitForSelector('#node-config-dialog-ok', { state: 'detached' });
+    await page.waitForFunction(() => {
+      const tray = document.querySelector('#node-dialog-ok')?.closest('.red-ui-tray');
+      return !!tray && getComputedStyle(tray).right === '0px';
+    });
+  }
+
   /** Deploys and waits until the runtime serves a flow that satisfies `check`. */
   async function deploy(check: (flows: Array<Record<string, unknown>>) => boolean): Promise<void> {
     await page.click('#red-ui-header-button-deploy');
@@ -249,7 +263,7 @@ describeEditor('the editor in a real browser', function () {
     await page.fill('#node-config-input-maxTimeDeviation', '90');
     await page.selectOption('#node-config-input-lrcPreset', 'community.thingpark.io');
     await shot('network-dialog');
-    await page.click('#node-config-dialog-ok');
+    await closeConfigDialog('ok');
     await page.waitForSelector('#node-input-url:has-text("/edge/uplink")');
     const url = await page.textContent('#node-input-url');
     assert.equal(url, `${red.url}/edge/uplink`);
@@ -300,7 +314,7 @@ describeEditor('the editor in a real browser', function () {
     assert.match(await trayTitle(page), /WMW connection/);
     assert.doesNotMatch(await trayTitle(page), /thingpark-wmw/);
     await shot('wmw-dialog');
-    await page.click('#node-config-dialog-ok');
+    await closeConfigDialog('ok');
     await closeDialog();
     await deploy(has(id));
     const flows = await adminFlows();
@@ -369,7 +383,7 @@ describeEditor('the editor in a real browser', function () {
     await page.selectOption('#node-config-input-successOn', 'queued');
     await page.fill('#node-config-input-bufferMax', '2000');
     await shot('cumulocity-dialog');
-    await page.click('#node-config-dialog-ok');
+    await closeConfigDialog('ok');
     await page.uncheck('#node-input-type-BS_alarm');
     await closeDialog();
     await deploy(has(id));
@@ -421,7 +435,7 @@ describeEditor('the editor in a real browser', function () {
     await expectFieldError(page, '#node-config-input-pipeCount', 'Expected a whole number from 1 to 255');
     await typeInto(page, '#node-config-input-pipeCount', '2');
     await page.fill('#node-config-input-thingNamePrefix', 'tp-');
-    await page.click('#node-config-dialog-ok');
+    await closeConfigDialog('ok');
     await closeDialog();
     await deploy(has(id));
 
@@ -445,7 +459,7 @@ describeEditor('the editor in a real browser', function () {
       result: 'ok',
       text: 'Connected: the platform accepted these settings',
     });
-    await page.click('#node-config-dialog-cancel');
+    await closeConfigDialog('cancel');
     await page.click('#node-dialog-cancel');
     await page.waitForSelector('#node-dialog-ok', { state: 'detached' });
   });
