@@ -1,4 +1,12 @@
-import type { IndexedEntry, OpenOptions, Store, StoreBatch, StoreSnapshot, StoredEntry } from './store';
+import type {
+  IndexedEntry,
+  KeyRead,
+  OpenOptions,
+  Store,
+  StoreBatch,
+  StoreSnapshot,
+  StoredEntry,
+} from './store';
 
 /**
  * The fallback when node:sqlite cannot load: the same behaviour as the disk store, but entries live in
@@ -43,8 +51,12 @@ export class MemoryStore implements Store {
     for (const id of batch.deadDeletes) this.dead.delete(id);
   }
 
-  async readKey(key: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
+  async readKeys(reads: KeyRead[]): Promise<StoredEntry[][]> {
     this.check();
+    return reads.map((r) => this.readKey(r.key, r.afterSeq, r.limit));
+  }
+
+  private readKey(key: string, afterSeq: number, limit: number): StoredEntry[] {
     const out: StoredEntry[] = [];
     const m = this.entries.get(key);
     if (!m) return out;

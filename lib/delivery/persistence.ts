@@ -3,7 +3,7 @@ import type { KeyState, LiveEntry, PendingPush } from './key-state';
 import { QueueAdmission } from './admission';
 import type { PendingDelete } from './queue-state';
 import { MAX_FETCH } from './scheduling';
-import type { KeyCounter, StoreBatch } from './store';
+import type { KeyCounter, KeyRead, StoreBatch, StoredEntry } from './store';
 
 /*
  * Persistence: one worker loop owns every store access. It alternates one atomic write (pushes,
@@ -12,8 +12,8 @@ import type { KeyCounter, StoreBatch } from './store';
  * and is retried for the rest.
  */
 
-/** Key reads run at once. */
-const FETCH_CONCURRENCY = 64;
+/** Keys read in one request to the store. */
+const FETCH_KEYS = 256;
 /**
  * Pushes written in one transaction at most: the store may run on the main thread (SQLite), and a
  * write of this many entries of about 1 KB holds it some 15 ms.
@@ -259,19 +259,19 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
   }
 
   /**
-   * A written entry can stay in memory instead of being read back when every earlier entry of its key
-   * is in memory too (so order holds), its key is not backing off, and the read-ahead budget allows.
-   * Keeping up with the pushes then costs no read at all.
-
-  /** Reads the next entries of the keys waiting for a read, within the read-ahead budget. */
+   * Reads the next entries of the keys waiting for a read, within the read-ahead budget: up to
+   * FETCH_KEYS keys in one request to the store (a draining backlog of a thousand devices reads a few
+   * entries of each).
+   */
   protected async fetchSome(): Promise<void> {
     const perKey = Math.max(
       this.perKeyInflight,
       Math.min(MAX_FETCH, Math.floor(this.readAhead / Math.max(1, this.keys.size))),
     );
     let room = this.readAhead - this.live.size;
-    const reads: Array<Promise<void>> = [];
-    while (room > 0 && reads.length < FETCH_CONCURRENCY) {
+    const keys: KeyState[] = [];
+    const reads: KeyRead[] = [];
+    while (room > 0 && reads.length < FETCH_KEYS) {
       const ks = this.fetchQueue.shift();
       if (!ks) break;
       // A key backing off reads again when its retry is due.
@@ -284,18 +284,22 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
       const limit = Math.min(ks.unfetched, perKey, room);
       room -= limit;
       ks.reading = true;
-      reads.push(
-        this.store.readKey(ks.key, ks.fetchedSeq, limit).then(
-          (rows) => this.fetched(ks, rows, limit),
-          (err) => {
-            ks.fetching = ks.reading = false;
-            this.report(toError(err));
-            this.backoff(ks);
-          },
-        ),
-      );
+      keys.push(ks);
+      reads.push({ key: ks.key, afterSeq: ks.fetchedSeq, limit });
     }
-    await Promise.all(reads);
+    if (reads.length === 0) return;
+    let rows: StoredEntry[][];
+    try {
+      rows = await this.store.readKeys(reads);
+    } catch (err) {
+      this.report(toError(err));
+      for (const ks of keys) {
+        ks.fetching = ks.reading = false;
+        this.backoff(ks);
+      }
+      return;
+    }
+    keys.forEach((ks, i) => this.fetched(ks, rows[i] ?? [], reads[i].limit));
   }
 
   protected fetched(ks: KeyState, rows: Array<{ seq: number; json: string }>, limit: number): void {

@@ -5,6 +5,13 @@ export interface StoredEntry {
   json: string;
 }
 
+/** One key's next entries, asked of the store. */
+export interface KeyRead {
+  key: string;
+  afterSeq: number;
+  limit: number;
+}
+
 export interface IndexedEntry {
   seq: number;
   key: string;
@@ -62,8 +69,8 @@ export interface Store {
   readonly kind: 'sqlite' | 'memory';
   open(options: OpenOptions): Promise<StoreSnapshot>;
   write(batch: StoreBatch): Promise<void>;
-  /** Up to `limit` entries of `key` with seq > `afterSeq`, in seq order. */
-  readKey(key: string, afterSeq: number, limit: number): Promise<StoredEntry[]>;
+  /** For each read, up to `limit` entries of `key` with seq > `afterSeq`, in seq order. */
+  readKeys(reads: KeyRead[]): Promise<StoredEntry[][]>;
   /** Up to `limit` entries of any key with seq ≥ `fromSeq`, in seq order. */
   readOldest(fromSeq: number, limit: number): Promise<IndexedEntry[]>;
   readDead(ids: number[]): Promise<Array<string | undefined>>;

@@ -45,6 +45,30 @@ export interface MqttConnectionOptions {
 /** `hold`, with `holdAcks`, delays this message's PUBACK until the returned release is called. */
 export type MessageHandler = (topic: string, payload: Buffer, hold?: () => Release) => void;
 
+/** Time a turn of the event loop may spend taking in messages before reading waits for the next turn. */
+const READ_TURN_MS = 4;
+
+/**
+ * mqtt.js reads the next message as soon as `handleMessage` calls back, and libuv hands over up to
+ * 2 MB of socket data in one go: a broker releasing a thousand held messages at once would have them
+ * all handled in one turn, every other flow and timer waiting. Past READ_TURN_MS in a turn, the next
+ * message waits for the next turn (the socket's backpressure holds the rest at the broker).
+ */
+function paceReading(client: mqtt.MqttClient): void {
+  let turnStart = -1;
+  client.handleMessage = (_packet, callback) => {
+    const now = performance.now();
+    if (turnStart < 0) {
+      turnStart = now;
+      setImmediate(() => {
+        turnStart = -1;
+      });
+    }
+    if (now - turnStart < READ_TURN_MS) callback();
+    else setImmediate(() => callback());
+  };
+}
+
 const MQTTJS_DEBUG = /mqttjs/.test(process.env.DEBUG ?? '');
 function noLog(): void {}
 
@@ -145,6 +169,7 @@ export class MqttConnection extends EventEmitter {
           : undefined;
       this.dispatch(topic, payload, hold);
     });
+    paceReading(client);
     // mqtt.js answers each QoS 1 message in a tick of its own, one socket write (a system call) per
     // PUBACK: holding the socket corked until the event loop's next turn sends them all in one.
     let corked = false;

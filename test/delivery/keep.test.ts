@@ -4,12 +4,14 @@ import { ack, createMemoryQueue, DeliveryQueue, openQueue, retryable } from '../
 import { loadSqlite } from '../../lib/delivery/sqlite-db';
 import { SqliteStore } from '../../lib/delivery/sqlite-store';
 import { MemoryStore } from '../../lib/delivery/memory-store';
-import type { StoreBatch, StoredEntry } from '../../lib/delivery/store';
+import type { KeyRead, StoreBatch, StoredEntry } from '../../lib/delivery/store';
 import { range, recorder, sleep, TempDirs, waitFor, type Body } from './helpers';
 
 /** The real SQLite store, counting the reads and puts the queue makes; its writes can be held back. */
 class CountingStore extends SqliteStore {
   reads = 0;
+  /** Requests to the store: a round of reads asks for many keys at once. */
+  readRequests = 0;
   puts = 0;
   failNext = 0;
   private held: Promise<void> | undefined;
@@ -17,9 +19,10 @@ class CountingStore extends SqliteStore {
   constructor(file: string) {
     super(loadSqlite(), file);
   }
-  override readKey(key: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
-    this.reads++;
-    return super.readKey(key, afterSeq, limit);
+  override readKeys(reads: KeyRead[]): Promise<StoredEntry[][]> {
+    this.reads += reads.length;
+    this.readRequests++;
+    return super.readKeys(reads);
   }
   override async write(batch: StoreBatch): Promise<void> {
     await this.held;
@@ -70,6 +73,10 @@ describe('delivery queue: entries kept in memory from the write', () => {
     await Promise.all(range(2400, 2600).map((i) => queue!.push(key(i), { n: i })));
     await waitFor(() => rec.acked.length === 2600, 10000, 'backlog acks');
     assert.ok(store.reads > 0, 'the backlog beyond the read-ahead was read from the store');
+    assert.ok(
+      store.reads > store.readRequests,
+      `keys read together: ${store.reads} key reads in ${store.readRequests} requests`,
+    );
     for (const [k, ns] of rec.byKey()) {
       assert.deepEqual(
         ns,

@@ -35,7 +35,7 @@ class RecordingStore implements Store {
     for (const c of batch.counters) this.counters.set(c.key, c);
     for (const d of batch.deadPuts) this.dead.set(d.id, d.record);
   }
-  async readKey() {
+  async readKeys() {
     return [];
   }
   async readOldest() {

@@ -162,9 +162,10 @@ describe('faults: the disk holding the queue fills up, then space returns', func
       }
       assert.ok(await stage.answers(), 'Node-RED still answers with its disk full');
       const refusals = refusalsSince(mark);
-      // A few small writes may still fit in pages the database or its log already has.
+      // Some writes still fit in pages the database or its log already has (the log is reused from
+      // its start after each checkpoint, every 1 MB): what was stored is checked below, after a restart.
       assert.ok(
-        refusals.length >= 250,
+        refusals.length >= 200,
         `the uplinks that could not be stored were refused (${refusals.length})`,
       );
       assert.ok(
@@ -197,7 +198,7 @@ describe('faults: the disk holding the queue fills up, then space returns', func
       // ThingPark was told: every uplink that could not be stored was answered non-2xx (its next
       // destination gets it), and every one answered 200 reached the platform.
       assert.ok(
-        ledger.failedPosts >= 250,
+        ledger.failedPosts >= 200,
         `uplinks not stored were answered non-2xx (${ledger.failedPosts})`,
       );
       assert.deepEqual(ledger.acceptedNotDelivered(), [], 'answered 200, then lost');
