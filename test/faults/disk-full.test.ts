@@ -149,25 +149,37 @@ describe('faults: the disk holding the queue fills up, then space returns', func
 
       const mark = red.output.length;
       const filler = fillUp(queues);
-      await phase('platform down, disk full', 300);
       const refusalsSince = (from: number) =>
         debugLines(red, 'caught', from).filter((l) => !l.includes('CAUGHT - - '));
       // Each push waits for the next write attempt (one a second) before it is refused.
-      let seen = -1;
-      const until = Date.now() + 15000;
-      for (let stable = 0; stable < 3 && Date.now() < until; await sleep(700)) {
-        const now = refusalsSince(mark).length;
-        stable = now === seen && now > 0 ? stable + 1 : 0;
-        seen = now;
+      const settledRefusals = async (from: number, atLeast: number) => {
+        let seen = -1;
+        const until = Date.now() + 15000;
+        for (let stable = 0; stable < 3 && Date.now() < until; await sleep(700)) {
+          const now = refusalsSince(from).length;
+          stable = now === seen && now >= atLeast ? stable + 1 : 0;
+          seen = now;
+        }
+        return refusalsSince(from);
+      };
+      // Writes still fit in pages the database and its log already have (the log is written again
+      // from its start after each checkpoint, every 1 MB): send until the first refusal...
+      for (let round = 0; round < 10; round++) {
+        await phase('platform down, disk full', 300);
+        if ((await settledRefusals(mark, 0)).length > 0) break;
       }
+      // ...then, with no room left, the uplinks are refused (one may still find a page a rolled-back
+      // write freed: measured, 0 or 1 of 300).
+      const fullFrom = red.output.length;
+      const failedBefore = ledger.failedPosts;
+      await phase('platform down, no room left', 300);
       assert.ok(await stage.answers(), 'Node-RED still answers with its disk full');
-      const refusals = refusalsSince(mark);
-      // Some writes still fit in pages the database or its log already has (the log is reused from
-      // its start after each checkpoint, every 1 MB): what was stored is checked below, after a restart.
+      const refusals = await settledRefusals(fullFrom, 1);
       assert.ok(
-        refusals.length >= 200,
+        refusals.length >= 290,
         `the uplinks that could not be stored were refused (${refusals.length})`,
       );
+      assert.ok(ledger.failedPosts - failedBefore >= 290, 'and answered non-2xx');
       assert.ok(
         refusals.every((l) => NO_SPACE.test(l)),
         `refused with the reason: ${refusals.find((l) => !NO_SPACE.test(l))}`,
@@ -198,7 +210,7 @@ describe('faults: the disk holding the queue fills up, then space returns', func
       // ThingPark was told: every uplink that could not be stored was answered non-2xx (its next
       // destination gets it), and every one answered 200 reached the platform.
       assert.ok(
-        ledger.failedPosts >= 200,
+        ledger.failedPosts >= 300,
         `uplinks not stored were answered non-2xx (${ledger.failedPosts})`,
       );
       assert.deepEqual(ledger.acceptedNotDelivered(), [], 'answered 200, then lost');
