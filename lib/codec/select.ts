@@ -1,4 +1,5 @@
 // Pure: which driver of a node's table decodes a device's uplink.
+import { isDevEUI } from '../thingpark/mapping/document-types';
 
 /** A row of the table: a model (`pro`, `pro/ver` or a ModelCfg) and/or a DevEUI range, and its driver. */
 export interface DriverRule {
@@ -29,10 +30,7 @@ const hex = (s: string) => BigInt('0x' + s.replace(/[^0-9a-fA-F]/g, '').padStart
 /** Index of the first rule the uplink matches, or -1. A rule with a model and a range needs both. */
 export function selectDriver(rules: DriverRule[], uplink: Record<string, unknown>): number {
   const models = modelsOf(uplink);
-  const devEUI =
-    typeof uplink.DevEUI === 'string' && /^[0-9a-fA-F]{16}$/.test(uplink.DevEUI)
-      ? hex(uplink.DevEUI)
-      : undefined;
+  const devEUI = isDevEUI(uplink.DevEUI) ? hex(uplink.DevEUI) : undefined;
   return rules.findIndex((r) => {
     const model = r.model?.trim();
     if (!model && !r.devEUIFrom && !r.devEUITo) return false;

@@ -20,6 +20,7 @@
  * `maxChildren` (default 1000). Each identity is its own MQTT client id / device, so the caller keeps one
  * MQTT connection per identity in use and sends a child's messages on its gateway's connection.
  */
+import { isDevEUI } from '../../thingpark/mapping/document-types';
 import { RegistrationError } from '../errors';
 import { buildLine, smartRestTopic, type Publish } from './smartrest';
 
@@ -32,12 +33,11 @@ export const DEFAULT_CHILD_INTERVAL_MINUTES = 1440;
 export const LORA_CHILD_TYPE = 'c8y_ThingParkLoRaDevice';
 export const CELLULAR_CHILD_TYPE = 'c8y_ThingParkCellularDevice';
 
-const DEVEUI_RE = /^[0-9a-fA-F]{16}$/;
 const CHILD_ID_RE = /^[0-9a-f]{16}$/;
 
 /** The Cumulocity child id (and `c8y_Serial` external id) of a device: its DevEUI in lower case. */
 export function childIdFor(devEUI: string): string {
-  if (typeof devEUI !== 'string' || !DEVEUI_RE.test(devEUI)) {
+  if (!isDevEUI(devEUI)) {
     throw new RegistrationError('invalid-id', `not a DevEUI (16 hex digits): ${JSON.stringify(devEUI)}`);
   }
   return devEUI.toLowerCase();

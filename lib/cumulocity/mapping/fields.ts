@@ -1,4 +1,5 @@
 /** Field readers and packing shared by the mapping modules. Pure. */
+import { isDevEUI } from '../../thingpark/mapping/document-types';
 import { CumulocityError, MappingError } from '../errors';
 import { childIdFor } from './device-registration';
 import { MAX_PACKET_BYTES, packLines, type Publish } from './smartrest';
@@ -22,7 +23,7 @@ export function device(body: Body, ctx: Context): { devEUI: string; childId: str
   if (devEUI === undefined || devEUI === null || devEUI === '') {
     throw new MappingError('missing-field', 'DevEUI is required', ctx.type);
   }
-  if (typeof devEUI !== 'string' || !/^[0-9a-fA-F]{16}$/.test(devEUI)) {
+  if (!isDevEUI(devEUI)) {
     throw new MappingError('invalid-field', `DevEUI ${describe(devEUI)} (expected 16 hex digits)`, ctx.type);
   }
   return { devEUI, childId: childIdFor(devEUI) };

@@ -1,3 +1,4 @@
+import { isDevEUI } from '../../thingpark/mapping/document-types';
 import { ApiInputError } from './errors';
 
 /** Device management (OSS) and IoT Flow connections (DX Core), below the account's base URL. */
@@ -56,7 +57,7 @@ const DURATION = /^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S
 export function deviceEui(input: OperationInput): string {
   const raw = typeof input.devEUI === 'string' && input.devEUI ? input.devEUI : input.topic;
   const eui = typeof raw === 'string' ? raw.trim() : '';
-  if (!/^[0-9A-Fa-f]{16}$/.test(eui))
+  if (!isDevEUI(eui))
     throw new ApiInputError(
       `msg.devEUI (or msg.topic) must be a DevEUI of 16 hex digits, not ${JSON.stringify(raw ?? null)}`,
     );

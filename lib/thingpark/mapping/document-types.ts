@@ -15,6 +15,11 @@ export type DocumentType = (typeof DOCUMENT_TYPES)[number];
 
 export type Connectivity = 'LORAWAN' | 'CELLULAR';
 
+/** A DevEUI as ThingPark writes it: 16 hexadecimal digits, either case. */
+export function isDevEUI(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9a-fA-F]{16}$/.test(value);
+}
+
 /** The content of a document under its root key. */
 export type DocumentBody = Record<string, unknown>;
 

@@ -1,5 +1,11 @@
 import { randomBytes } from 'crypto';
-import { describeValue, DocumentError, type Connectivity, type DocumentBody } from './document-types';
+import {
+  describeValue,
+  DocumentError,
+  isDevEUI,
+  type Connectivity,
+  type DocumentBody,
+} from './document-types';
 import { depthWithin, isPlainObject } from './normalise';
 import { signQuery } from './token';
 import type { DownlinkRequest } from '../../connection/downlink-request';
@@ -89,7 +95,7 @@ export function parseDownlink(input: unknown, options: ParseDownlinkOptions = {}
   if (target) checkFields(body, target);
   const allowDriverPayload = options.allowDriverPayload || target === 'iotflow';
   const devEUI = body.DevEUI;
-  if (typeof devEUI !== 'string' || !/^[0-9a-fA-F]{16}$/.test(devEUI)) {
+  if (!isDevEUI(devEUI)) {
     throw new DocumentError(`DevEUI must be 16 hex digits, got ${describeValue(devEUI)}`, 'invalid-field');
   }
   const cellular =

@@ -1,6 +1,7 @@
 import {
   describeValue,
   DocumentError,
+  isDevEUI,
   isDocumentType,
   TYPES_WITHOUT_DEVEUI,
   type Connectivity,
@@ -39,7 +40,6 @@ const NESTED_RADIO = new Set(['Lrrs', 'Lrr']);
 const NUMBER_RE = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 const MAX_NUMBER_TEXT = 64;
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
-const DEVEUI_RE = /^[0-9a-fA-F]{16}$/;
 const CELLULAR_FIELDS = ['IMEI', 'IMSI', 'MSISDN', 'APN', 'ICCID'];
 const LORA_RADIO_FIELDS = ['LrrRSSI', 'LrrSNR', 'SpFact', 'Lrrid', 'Lrrs', 'Lrcid', 'DevAddr', 'SubBand'];
 
@@ -222,7 +222,7 @@ function validate(type: DocumentType, body: DocumentBody): void {
   const devEUI = body.DevEUI;
   if (devEUI === undefined || devEUI === '') {
     if (!TYPES_WITHOUT_DEVEUI.has(type)) throw new DocumentError(`${type} has no DevEUI`, 'missing-field');
-  } else if (typeof devEUI !== 'string' || !DEVEUI_RE.test(devEUI)) {
+  } else if (!isDevEUI(devEUI)) {
     throw new DocumentError(`DevEUI must be 16 hex digits, got ${describeValue(devEUI)}`, 'invalid-field');
   }
   if (body.FPort !== undefined) {

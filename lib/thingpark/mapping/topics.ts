@@ -1,3 +1,4 @@
+import { isDevEUI } from './document-types';
 import { isPlainObject } from './normalise';
 
 const PLACEHOLDER_RE = /\{([^{}]+)\}/g;
@@ -20,8 +21,6 @@ export function devEUIFromTopic(pattern: string, topic: string): string | undefi
   return devEUIReader(pattern)(topic);
 }
 
-const DEVEUI_HEX = /^[0-9a-fA-F]{16}$/;
-
 /**
  * `devEUIFromTopic` for one pattern, prepared once: reading a topic then splits nothing (it runs for
  * every uplink).
@@ -42,7 +41,7 @@ export function devEUIReader(pattern: string): (topic: string) => string | undef
     if (end < 0) end = topic.length;
     if (countLevels(topic) !== levels.length) return undefined;
     const value = topic.slice(start + at, end - suffixLength);
-    return DEVEUI_HEX.test(value) ? value.toUpperCase() : undefined;
+    return isDevEUI(value) ? value.toUpperCase() : undefined;
   };
 }
 

@@ -15,7 +15,7 @@
  * - A write of the remote property `downlink` / `downlinkData` carries a `DevEUI_downlink` request; the Thing is the
  *   device, so its DevEUI comes from the Thing name when the request leaves it out.
  */
-import { DocumentError, type DocumentBody } from '../../thingpark/mapping/document-types';
+import { DocumentError, isDevEUI, type DocumentBody } from '../../thingpark/mapping/document-types';
 import { parseDownlink, type DownlinkRequest } from '../../thingpark/mapping/downlink';
 import { isPlainObject } from '../../thingpark/mapping/normalise';
 import { BaseType } from '../alwayson/constants';
@@ -37,7 +37,6 @@ export type PropertyTypes = ReadonlyMap<string, string>;
 const RESERVED = new Set([UPLINK_PROPERTY, STATUS_PROPERTY, ...DOWNLINK_PROPERTIES]);
 const MAX_DEPTH = 8;
 const MAX_CANDIDATES = 2000;
-const DEVEUI_RE = /^[0-9A-Fa-f]{16}$/;
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
 
@@ -50,7 +49,7 @@ export function thingNameFor(prefix: string, devEUI: string): string {
 export function devEuiOfThing(prefix: string, thing: string): string | undefined {
   if (!thing.startsWith(prefix)) return undefined;
   const rest = thing.slice(prefix.length);
-  return DEVEUI_RE.test(rest) ? rest.toUpperCase() : undefined;
+  return isDevEUI(rest) ? rest.toUpperCase() : undefined;
 }
 
 /** `time` as ms since the epoch: an ISO string or a number; `fallback` when absent or invalid. */
