@@ -41,9 +41,18 @@ export interface SqliteStoreOptions {
   importLegacy?: (dir: string, store: Store) => Promise<LegacyImport>;
 }
 
+/**
+ * Entries of one stretch of 2^BUCKET_BITS seqs. The index finds a key's entries stretch by stretch:
+ * indexed by (key, seq) alone, a write of entries from a thousand devices touched a thousand index
+ * pages scattered over the whole file (the queue wrote 32 000 entries/s, 130 000 with no index);
+ * a stretch's part of the index is a few dozen pages, so a write touches those (65 000–75 000/s).
+ */
+const BUCKET_BITS = 12;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, json TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS entries_by_key ON entries (key, seq, size);
+DROP INDEX IF EXISTS entries_by_key;
+CREATE INDEX IF NOT EXISTS entries_by_stretch ON entries ((seq >> ${BUCKET_BITS}), key, seq);
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead (id INTEGER PRIMARY KEY, record TEXT NOT NULL);
 `;
@@ -58,7 +67,9 @@ function prepare(db: SqliteDatabase) {
     delCounter: db.prepare('DELETE FROM counters WHERE key = ?'),
     putDead: db.prepare('INSERT OR REPLACE INTO dead (id, record) VALUES (?, ?)'),
     delDead: db.prepare('DELETE FROM dead WHERE id = ?'),
-    readKey: db.prepare('SELECT seq, json FROM entries WHERE key = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    readKey: db.prepare(
+      `SELECT seq, json FROM entries WHERE (seq >> ${BUCKET_BITS}) = ? AND key = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    ),
     readOldest: db.prepare('SELECT seq, key, size FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?'),
     readDead: db.prepare('SELECT record FROM dead WHERE id = ?'),
   };
@@ -88,6 +99,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private db: SqliteDatabase | undefined;
   private st: Statements | undefined;
+  /** The highest seq stored (or -1): where a key's reads stop looking. */
+  private lastSeq = -1;
 
   constructor(
     private readonly Database: SqliteConstructor,
@@ -195,6 +208,7 @@ export class SqliteStore implements Store {
     }
     const last = db.prepare('SELECT max(seq) AS seq FROM entries').get()?.seq;
     const nextSeq = typeof last === 'number' ? last + 1 : 0;
+    this.lastSeq = Math.max(this.lastSeq, nextSeq - 1);
     const deadIds = db
       .prepare('SELECT id FROM dead ORDER BY id')
       .all()
@@ -247,6 +261,7 @@ export class SqliteStore implements Store {
       for (const d of batch.deadPuts) st.putDead.run(d.id, d.record);
       for (const id of batch.deadDeletes) st.delDead.run(id);
       db.exec('COMMIT');
+      for (const p of batch.puts) if (p.seq > this.lastSeq) this.lastSeq = p.seq;
     } catch (err) {
       try {
         db.exec('ROLLBACK');
@@ -261,12 +276,21 @@ export class SqliteStore implements Store {
     await turn();
     this.opened();
     const st = this.st!.readKey;
-    return reads.map((r) =>
-      st.all(storedKey(r.key), r.afterSeq, r.limit).map((row) => ({
-        seq: row.seq as number,
-        json: row.json as string,
-      })),
-    );
+    const lastStretch = this.lastSeq >> BUCKET_BITS;
+    return reads.map((r) => {
+      const key = storedKey(r.key);
+      const out: StoredEntry[] = [];
+      if (r.limit <= 0) return out;
+      let after = r.afterSeq;
+      for (let stretch = Math.max(0, after + 1) >> BUCKET_BITS; stretch <= lastStretch; stretch++) {
+        for (const row of st.all(stretch, key, after, r.limit - out.length)) {
+          out.push({ seq: row.seq as number, json: row.json as string });
+        }
+        if (out.length >= r.limit) break;
+        if (out.length > 0) after = out[out.length - 1].seq;
+      }
+      return out;
+    });
   }
 
   async readOldest(fromSeq: number, limit: number): Promise<IndexedEntry[]> {
@@ -289,6 +313,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const db = this.db;
     this.db = this.st = undefined;
+    this.lastSeq = -1;
     db?.close();
   }
 
