@@ -20,6 +20,19 @@ export class QueueClosedError extends Error {
   }
 }
 
+/**
+ * A stored entry whose JSON no longer parses (damaged on disk), found when its body is first needed:
+ * it goes to the dead letters, never retried.
+ */
+export class DamagedEntryError extends Error {
+  readonly code = 'DAMAGED_ENTRY';
+
+  constructor() {
+    super('stored entry is not valid JSON');
+    this.name = 'DamagedEntryError';
+  }
+}
+
 export function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
 }

@@ -17,7 +17,7 @@
  * `writeBehindMs` (50 ms) is never written: the disk is for what the platform has not taken yet.
  */
 export { DeliveryQueue, MAX_INFLIGHT_LIMIT, type CloseOptions, type EngineOptions } from './delivery-queue';
-export { QueueClosedError, QueueFullError } from './errors';
+export { DamagedEntryError, QueueClosedError, QueueFullError } from './errors';
 export {
   createMemoryQueue,
   createQueue,

@@ -302,7 +302,7 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
     keys.forEach((ks, i) => this.fetched(ks, rows[i] ?? [], reads[i].limit));
   }
 
-  protected fetched(ks: KeyState, rows: Array<{ seq: number; json: string }>, limit: number): void {
+  protected fetched(ks: KeyState, rows: StoredEntry[], limit: number): void {
     ks.fetching = ks.reading = false;
     for (const row of rows) {
       if (row.seq <= ks.fetchedSeq) continue;
@@ -310,30 +310,18 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
       // Re-read after an eviction: acknowledged, its delete not written yet.
       if (this.deleting.has(row.seq)) continue;
       ks.unfetched--;
-      let body: unknown;
-      let bad: Error | undefined;
-      try {
-        body = JSON.parse(row.json);
-      } catch {
-        bad = new Error('stored entry is not valid JSON');
-      }
-      const size = Buffer.byteLength(row.json) + Buffer.byteLength(ks.key);
       const le: LiveEntry = {
         seq: row.seq,
         ks,
-        size,
+        size: row.size ?? Buffer.byteLength(row.json) + Buffer.byteLength(ks.key),
         json: row.json,
-        body,
+        body: undefined,
         state: 'buffered',
         outcome: undefined,
         stored: true,
         push: undefined,
         discarded: false,
       };
-      if (bad) {
-        this.poison(le, bad);
-        continue;
-      }
       this.live.set(row.seq, le);
       (ks.buffer ??= []).push(le);
     }

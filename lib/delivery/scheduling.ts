@@ -1,5 +1,5 @@
 import { DeliveryEntry } from './entry';
-import { toError } from './errors';
+import { DamagedEntryError, toError } from './errors';
 import type { KeyState, LiveEntry, PendingPush } from './key-state';
 import { QueueState } from './queue-state';
 import { retryDelay } from './retry-delay';
@@ -17,6 +17,9 @@ export const MAX_FETCH = 256;
 function normalise(r: unknown): DeliveryResult {
   const kind = (r as DeliveryResult | undefined)?.kind;
   if (kind === 'ack') return r as DeliveryResult;
+  // Damaged on disk, whatever the platform client made of it: sending it again cannot help.
+  if ((r as { error?: unknown } | undefined)?.error instanceof DamagedEntryError)
+    return { kind: 'permanent', error: (r as { error: Error }).error };
   if (kind === 'retryable' || kind === 'permanent') {
     return { kind, error: toError((r as { error?: unknown }).error ?? 'delivery failed') };
   }
@@ -108,7 +111,7 @@ export abstract class QueueScheduling<T> extends QueueState<T> {
     }
     result.then(
       (r) => this.settle(le, generation, normalise(r)),
-      (err) => this.settle(le, generation, { kind: 'retryable', error: toError(err) }),
+      (err) => this.settle(le, generation, normalise({ kind: 'retryable', error: toError(err) })),
     );
   }
 

@@ -68,7 +68,7 @@ function prepare(db: SqliteDatabase) {
     putDead: db.prepare('INSERT OR REPLACE INTO dead (id, record) VALUES (?, ?)'),
     delDead: db.prepare('DELETE FROM dead WHERE id = ?'),
     readKey: db.prepare(
-      `SELECT seq, json FROM entries WHERE (seq >> ${BUCKET_BITS}) = ? AND key = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      `SELECT seq, size, json FROM entries WHERE (seq >> ${BUCKET_BITS}) = ? AND key = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     readOldest: db.prepare('SELECT seq, key, size FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?'),
     readDead: db.prepare('SELECT record FROM dead WHERE id = ?'),
@@ -284,7 +284,7 @@ export class SqliteStore implements Store {
       let after = r.afterSeq;
       for (let stretch = Math.max(0, after + 1) >> BUCKET_BITS; stretch <= lastStretch; stretch++) {
         for (const row of st.all(stretch, key, after, r.limit - out.length)) {
-          out.push({ seq: row.seq as number, json: row.json as string });
+          out.push({ seq: row.seq as number, size: row.size as number, json: row.json as string });
         }
         if (out.length >= r.limit) break;
         if (out.length > 0) after = out[out.length - 1].seq;

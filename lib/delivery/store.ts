@@ -3,6 +3,8 @@
 export interface StoredEntry {
   seq: number;
   json: string;
+  /** Bytes it counts for (JSON plus key) as written, when the store keeps it. */
+  size?: number;
 }
 
 /** One key's next entries, asked of the store. */

@@ -1,5 +1,14 @@
 import { strict as assert } from 'assert';
-import { ack, openQueue, permanent, type DeliveryQueue, type QueueEntry } from '../../lib/delivery';
+import {
+  ack,
+  openQueue,
+  permanent,
+  retryable,
+  type DeliveryQueue,
+  type DeliveryResult,
+  type QueueEntry,
+} from '../../lib/delivery';
+import { loadSqlite } from '../../lib/delivery/sqlite-db';
 import { range, recorder, TempDirs, waitFor, type Body } from './helpers';
 
 describe('delivery queue: poison entries', () => {
@@ -53,6 +62,70 @@ describe('delivery queue: poison entries', () => {
     await queue.clearDeadLetters();
     assert.deepEqual(await queue.deadLetters(), []);
     assert.equal(queue.stats().deadLetters, 0);
+  });
+
+  /** A queue file holding n = 0..4 for 'dev', the entry n = 2 damaged on disk (its JSON cut short). */
+  async function fileWithDamagedEntry(): Promise<string> {
+    const file = dirs.make();
+    ({ queue } = await openQueue<Body>({ file, deliver: async () => ack() }));
+    for (let n = 0; n < 5; n++) await queue.push('dev', { n });
+    await queue.close();
+    queue = undefined;
+    const db = new (loadSqlite())(file);
+    db.exec(`UPDATE entries SET json = '{"n":2,' WHERE json = '{"n":2}'`);
+    db.close();
+    return file;
+  }
+
+  for (const [how, answer] of [
+    ['reads the body', (e: QueueEntry<Body>) => (e.body.n >= 0 ? ack() : ack())],
+    [
+      'reads the body and answers retryable when that throws',
+      (e: QueueEntry<Body>) => {
+        try {
+          return e.body.n >= 0 ? ack() : ack();
+        } catch (err) {
+          return retryable(err as Error);
+        }
+      },
+    ],
+  ] as Array<[string, (e: QueueEntry<Body>) => DeliveryResult]>) {
+    it(`moves an entry damaged on disk to the dead letters when its platform ${how}, and goes on`, async () => {
+      const file = await fileWithDamagedEntry();
+      const poisoned: string[] = [];
+      const rec = recorder(answer);
+      ({ queue } = await openQueue<Body>({
+        file,
+        deliver: rec.deliver,
+        onPoison: (_e, err) => poisoned.push(err.message),
+      }));
+      queue.start();
+      await waitFor(() => queue!.length === 0, 3000, 'empty');
+      assert.deepEqual(rec.byKey().get('dev'), [0, 1, 3, 4]);
+      assert.deepEqual(poisoned, ['stored entry is not valid JSON']);
+      assert.equal(rec.attempts.length, 5, 'tried once, never retried');
+      const dead = await queue.deadLetters();
+      assert.deepEqual(
+        dead.map((d) => [d.key, d.body, d.error]),
+        [['dev', '{"n":2,', 'stored entry is not valid JSON']],
+      );
+    });
+  }
+
+  it('hands an entry damaged on disk as it is to a platform that sends the stored JSON without parsing it', async () => {
+    const file = await fileWithDamagedEntry();
+    const sent: string[] = [];
+    ({ queue } = await openQueue<Body>({
+      file,
+      deliver: async (e) => {
+        sent.push(e.json);
+        return ack();
+      },
+    }));
+    queue.start();
+    await waitFor(() => queue!.length === 0, 3000, 'empty');
+    assert.deepEqual(sent, ['{"n":0}', '{"n":1}', '{"n":2,', '{"n":3}', '{"n":4}']);
+    assert.equal(queue.stats().poisoned, 0);
   });
 
   it('keeps only the newest deadLetterMax dead letters', async () => {
