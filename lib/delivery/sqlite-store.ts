@@ -62,7 +62,7 @@ type Statements = ReturnType<typeof prepare>;
 function prepare(db: SqliteDatabase) {
   return {
     put: db.prepare('INSERT OR REPLACE INTO entries (seq, key, size, json) VALUES (?, ?, ?, ?)'),
-    del: db.prepare('DELETE FROM entries WHERE seq = ?'),
+    delRange: db.prepare('DELETE FROM entries WHERE seq BETWEEN ? AND ?'),
     setCounter: db.prepare('INSERT OR REPLACE INTO counters (key, count, bytes) VALUES (?, ?, ?)'),
     delCounter: db.prepare('DELETE FROM counters WHERE key = ?'),
     putDead: db.prepare('INSERT OR REPLACE INTO dead (id, record) VALUES (?, ?)'),
@@ -253,7 +253,7 @@ export class SqliteStore implements Store {
     try {
       db.exec('BEGIN');
       for (const p of batch.puts) st.put.run(p.seq, storedKey(p.key), p.size, p.json);
-      for (const d of batch.deletes) st.del.run(d.seq);
+      for (const [from, to] of seqRuns(batch.deletes)) st.delRange.run(from, to);
       for (const c of batch.counters) {
         if (c.count > 0) st.setCounter.run(storedKey(c.key), c.count, c.bytes);
         else st.delCounter.run(storedKey(c.key));
@@ -331,6 +331,21 @@ export class SqliteStore implements Store {
     if (!this.db) throw new Error('store not open');
     return this.db;
   }
+}
+
+/**
+ * The seqs as runs of consecutive numbers, lowest first: a drain deletes entries mostly in the order
+ * they were written, and one statement per run costs less than one per entry.
+ */
+export function seqRuns(deletes: ReadonlyArray<{ seq: number }>): Array<[number, number]> {
+  const seqs = deletes.map((d) => d.seq).sort((a, b) => a - b);
+  const runs: Array<[number, number]> = [];
+  for (const seq of seqs) {
+    const last = runs[runs.length - 1];
+    if (last && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
+    else runs.push([seq, seq]);
+  }
+  return runs;
 }
 
 function fileSize(file: string): number {

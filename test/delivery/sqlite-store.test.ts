@@ -1,6 +1,6 @@
 import { strict as assert } from 'assert';
 import { loadSqlite } from '../../lib/delivery/sqlite-db';
-import { SqliteStore } from '../../lib/delivery/sqlite-store';
+import { seqRuns, SqliteStore } from '../../lib/delivery/sqlite-store';
 import type { StoreBatch } from '../../lib/delivery/store';
 import { TempDirs } from './helpers';
 
@@ -99,6 +99,36 @@ describe('delivery queue: the SQLite store', function () {
       assert.deepEqual(indexes, ['entries_by_stretch']);
     } finally {
       check.close();
+    }
+  });
+});
+
+describe('delivery queue: SQLite deletes as runs of seqs', () => {
+  it('turns any set of seqs into the runs of consecutive ones, lowest first, each seq once', () => {
+    const runs = (seqs: number[]) => seqRuns(seqs.map((seq) => ({ seq })));
+    assert.deepEqual(runs([]), []);
+    assert.deepEqual(runs([7]), [[7, 7]]);
+    assert.deepEqual(runs([5, 3, 4, 9, 10, 12, 4]), [
+      [3, 5],
+      [9, 10],
+      [12, 12],
+    ]);
+    for (let trial = 0; trial < 200; trial++) {
+      const seqs = Array.from({ length: 1 + (trial % 40) }, () => Math.floor(Math.random() * 60));
+      const covered = new Set<number>();
+      let previousEnd = -2;
+      for (const [from, to] of runs(seqs)) {
+        assert.ok(
+          from <= to && from > previousEnd + 1,
+          `runs apart and in order: ${JSON.stringify(runs(seqs))}`,
+        );
+        previousEnd = to;
+        for (let s = from; s <= to; s++) covered.add(s);
+      }
+      assert.deepEqual(
+        [...covered].sort((a, b) => a - b),
+        [...new Set(seqs)].sort((a, b) => a - b),
+      );
     }
   });
 });
