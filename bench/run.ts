@@ -6,6 +6,7 @@ import { repoRoot } from '../testkit/paths';
 import { figures } from './figures/index';
 import type { ChartPoint } from './figures/http-ingest';
 import { readConfig } from './lib/config';
+import { gatewayMemoryFromEnv } from './lib/gateway-memory';
 import { summarise, type BenchContext, type FigureResult, type MetricSummary } from './lib/figure';
 import { lineChartSvg, type Series } from './lib/svg';
 
@@ -145,8 +146,12 @@ async function main(): Promise<number> {
   }
   const ctx: BenchContext = { config, resultsDir, log: (m) => console.log(m) };
   const started = new Date();
+  const gateway = gatewayMemoryFromEnv();
   console.log(
-    `bench: ${selected.map((f) => f.id).join(', ')}; ${config.runs} runs; ${os.cpus().length} CPUs; node ${process.version}`,
+    `bench: ${selected.map((f) => f.id).join(', ')}; ${config.runs} runs; ${os.cpus().length} CPUs; node ${process.version}` +
+      (gateway
+        ? `; Node-RED in a memory cgroup of ${Math.round(gateway / 1048576)} MB (BENCH_GATEWAY_MEMORY)`
+        : ''),
   );
   const reports: FigureReport[] = [];
   for (const figure of selected) {

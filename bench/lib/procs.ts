@@ -5,6 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { freePort, hasMosquitto } from '../../testkit/broker';
 import { repoRoot } from '../../testkit/paths';
+import { GatewayMemory, gatewayMemoryFromEnv } from './gateway-memory';
 
 /*
  * The processes a benchmark starts: Node-RED (from the dev dependencies, this package symlinked into a
@@ -270,6 +271,8 @@ export class NodeRed {
   port = 0;
   private out = '';
   private proc?: ChildProcess;
+  /** BENCH_GATEWAY_MEMORY: the memory cgroup it runs in. */
+  private cgroup?: GatewayMemory;
 
   constructor(private readonly options: NodeRedOptions) {
     this.userDir = tempDir('bench-nr-');
@@ -325,19 +328,21 @@ export class NodeRed {
     );
     // BENCH_NODE_ARGS: extra flags for every Node-RED (e.g. --trace-gc); BENCH_NODE_LOG_DIR: keep their output.
     const extraArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const proc = spawn(
-      process.execPath,
-      [
-        ...extraArgs,
-        ...(this.options.nodeArgs ?? []),
-        require.resolve('node-red/red.js'),
-        '-u',
-        this.userDir,
-        '-s',
-        settings,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.userDir },
-    );
+    const args = [
+      ...extraArgs,
+      ...(this.options.nodeArgs ?? []),
+      require.resolve('node-red/red.js'),
+      '-u',
+      this.userDir,
+      '-s',
+      settings,
+    ];
+    const gateway = gatewayMemoryFromEnv();
+    if (gateway !== undefined) this.cgroup ??= GatewayMemory.create(gateway);
+    const [command, commandArgs] = this.cgroup
+      ? this.cgroup.wrap(process.execPath, args)
+      : [process.execPath, args];
+    const proc = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.userDir });
     track(proc);
     this.proc = proc;
     const logDir = process.env.BENCH_NODE_LOG_DIR;
@@ -402,6 +407,8 @@ export class NodeRed {
 
   async dispose(): Promise<void> {
     await this.stop();
+    this.cgroup?.remove();
+    this.cgroup = undefined;
     removeTempDir(this.userDir);
   }
 }
