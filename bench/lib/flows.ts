@@ -55,6 +55,12 @@ export function mqttNetwork(brokerPort: number): Record<string, unknown> {
   };
 }
 
+/** BENCH_DURABILITY=power: every platform connection's queue flushes each write to the disk. */
+function durability(): Record<string, string> {
+  const d = process.env.BENCH_DURABILITY;
+  return d ? { durability: d } : {};
+}
+
 export function wmwConfig(brokerPort: number, bufferMax = 100000): Record<string, unknown> {
   return {
     id: WMW_ID,
@@ -68,6 +74,7 @@ export function wmwConfig(brokerPort: number, bufferMax = 100000): Record<string
     insecure: true,
     bufferMax,
     bufferPolicy: 'drop-oldest',
+    ...durability(),
   };
 }
 
@@ -311,6 +318,7 @@ export function thingworxFlow(feedPort: number, alwaysOnPort: number, appKey: st
       allowInsecure: true,
       bufferMax: 100000,
       bufferPolicy: 'drop-oldest',
+      ...durability(),
       credentials: { applicationKey: appKey },
     },
     {
@@ -359,6 +367,7 @@ export function cumulocityFlow(brokerPort: number): Flow {
       operationTimeout: 60,
       bufferMax: 100000,
       bufferPolicy: 'drop-oldest',
+      ...durability(),
     },
     {
       id: 'up',

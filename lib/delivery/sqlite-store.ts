@@ -44,10 +44,15 @@ export interface SqliteStoreOptions {
 /**
  * Entries of one stretch of 2^BUCKET_BITS seqs. The index finds a key's entries stretch by stretch:
  * indexed by (key, seq) alone, a write of entries from a thousand devices touched a thousand index
- * pages scattered over the whole file (the queue wrote 32 000 entries/s, 130 000 with no index);
- * a stretch's part of the index is a few dozen pages, so a write touches those (65 000–75 000/s).
+ * pages scattered over the whole file (the store wrote 19 000 entries/s); a stretch's part of the
+ * index is a few dozen pages, so a write touches those (78 000–84 000/s; bench/README.md, figure 3).
  */
 const BUCKET_BITS = 12;
+
+/** A seq's stretch, as SQLite computes `seq >> 12` on 64 bits (JavaScript's `>>` is 32-bit: wrong past 2^31). */
+function stretchOf(seq: number): number {
+  return Math.floor(seq / 2 ** BUCKET_BITS);
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, json TEXT NOT NULL);
@@ -71,6 +76,7 @@ function prepare(db: SqliteDatabase) {
       `SELECT seq, size, json FROM entries WHERE (seq >> ${BUCKET_BITS}) = ? AND key = ? AND seq > ? ORDER BY seq LIMIT ?`,
     ),
     readOldest: db.prepare('SELECT seq, key, size FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?'),
+    firstFrom: db.prepare('SELECT seq FROM entries WHERE seq >= ? ORDER BY seq LIMIT 1'),
     readDead: db.prepare('SELECT record FROM dead WHERE id = ?'),
   };
 }
@@ -275,19 +281,30 @@ export class SqliteStore implements Store {
   async readKeys(reads: KeyRead[]): Promise<StoredEntry[][]> {
     await turn();
     this.opened();
-    const st = this.st!.readKey;
-    const lastStretch = this.lastSeq >> BUCKET_BITS;
+    const { readKey, firstFrom } = this.st!;
+    const lastStretch = stretchOf(this.lastSeq);
     return reads.map((r) => {
       const key = storedKey(r.key);
       const out: StoredEntry[] = [];
       if (r.limit <= 0) return out;
       let after = r.afterSeq;
-      for (let stretch = Math.max(0, after + 1) >> BUCKET_BITS; stretch <= lastStretch; stretch++) {
-        for (const row of st.all(stretch, key, after, r.limit - out.length)) {
+      let stretch = stretchOf(Math.max(0, after + 1));
+      while (stretch <= lastStretch) {
+        const rows = readKey.all(stretch, key, after, r.limit - out.length);
+        for (const row of rows) {
           out.push({ seq: row.seq as number, size: row.size as number, json: row.json as string });
         }
         if (out.length >= r.limit) break;
-        if (out.length > 0) after = out[out.length - 1].seq;
+        if (rows.length > 0) {
+          after = out[out.length - 1].seq;
+          stretch++;
+          continue;
+        }
+        // None of this key's here: on from the next stretch holding anything (a key quiet for a
+        // long time would otherwise walk every stretch since its last entry).
+        const next = firstFrom.get((stretch + 1) * 2 ** BUCKET_BITS)?.seq;
+        if (typeof next !== 'number') break;
+        stretch = stretchOf(next);
       }
       return out;
     });

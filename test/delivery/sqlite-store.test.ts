@@ -60,6 +60,21 @@ describe('delivery queue: the SQLite store', function () {
     }
   });
 
+  it('finds entries whose seqs are past 2^31 (a queue that has taken billions of uplinks)', async () => {
+    const store = new SqliteStore(loadSqlite(), dirs.make());
+    await store.open({ verify: true });
+    try {
+      const high = [2 ** 31 - 2, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 4096, 2 ** 32 + 1, 2 ** 40, 2 ** 40 + 4095];
+      await store.write(puts(high.map((seq) => [seq, 'a'])));
+      const [all] = await store.readKeys([{ key: 'a', afterSeq: 2 ** 31 - 3, limit: 100 }]);
+      assert.deepEqual(seqsOf(all), high);
+      const [after] = await store.readKeys([{ key: 'a', afterSeq: 2 ** 31, limit: 2 }]);
+      assert.deepEqual(seqsOf(after), [2 ** 31 + 4096, 2 ** 32 + 1]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('knows where the stored entries end after a reopen', async () => {
     const file = dirs.make();
     await (await storeWithA(file)).close();
