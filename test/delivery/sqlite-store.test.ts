@@ -39,6 +39,7 @@ describe('delivery queue: the SQLite store', function () {
       const [all] = await store.readKeys([{ key: 'a', afterSeq: -1, limit: 100 }]);
       assert.deepEqual(seqsOf(all), A);
       assert.deepEqual(JSON.parse(all[3].json), { seq: 9000 });
+      assert.equal(all[3].size, 10, 'the size as written, not measured again');
       for (let i = 0; i < A.length; i++) {
         for (const limit of [1, 2, 3, 10]) {
           const [rows] = await store.readKeys([{ key: 'a', afterSeq: A[i], limit }]);
