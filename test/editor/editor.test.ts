@@ -105,9 +105,23 @@ describeEditor('the editor in a real browser', function () {
     }, type);
   }
 
+  /**
+   * Opens a node's dialog and waits until it has slid in: Node-RED appends the tray off screen and
+   * slides it in a moment later (tray.js); under load, a click made before that ("+" beside a
+   * connection) went to where the button was not yet, and no config dialog opened.
+   */
   async function openNode(id: string): Promise<void> {
     await page.locator(`[id="${id}"] .red-ui-flow-node`).dblclick();
     await page.waitForSelector('#node-dialog-ok', { state: 'visible' });
+    await trayInPlace(page, '#node-dialog-ok');
+  }
+
+  /** Waits until the tray holding `selector` stands at the right edge, its slide over. */
+  async function trayInPlace(p: Page, selector: string): Promise<void> {
+    await p.waitForFunction((sel) => {
+      const tray = document.querySelector(sel)?.closest('.red-ui-tray');
+      return !!tray && getComputedStyle(tray).right === '0px';
+    }, selector);
   }
 
   async function closeDialog(): Promise<void> {
@@ -123,10 +137,7 @@ describeEditor('the editor in a real browser', function () {
   async function closeConfigDialog(button: 'ok' | 'cancel'): Promise<void> {
     await page.click(`#node-config-dialog-${button}`);
     await page.waitForSelector('#node-config-dialog-ok', { state: 'detached' });
-    await page.waitForFunction(() => {
-      const tray = document.querySelector('#node-dialog-ok')?.closest('.red-ui-tray');
-      return !!tray && getComputedStyle(tray).right === '0px';
-    });
+    await trayInPlace(page, '#node-dialog-ok');
   }
 
   /** Deploys and waits until the runtime serves a flow that satisfies `check`. */
@@ -188,6 +199,7 @@ describeEditor('the editor in a real browser', function () {
    */
   async function configDialogReady(p: Page): Promise<void> {
     await p.waitForSelector('#node-config-thingpark-test .thingpark-test-button', { state: 'visible' });
+    await trayInPlace(p, '#node-config-dialog-ok');
     await p.waitForFunction(() => {
       const active = document.activeElement;
       const trays = document.querySelectorAll('.red-ui-tray');
