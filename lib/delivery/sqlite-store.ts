@@ -105,8 +105,6 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private db: SqliteDatabase | undefined;
   private st: Statements | undefined;
-  /** The highest seq stored (or -1): where a key's reads stop looking. */
-  private lastSeq = -1;
 
   constructor(
     private readonly Database: SqliteConstructor,
@@ -214,7 +212,6 @@ export class SqliteStore implements Store {
     }
     const last = db.prepare('SELECT max(seq) AS seq FROM entries').get()?.seq;
     const nextSeq = typeof last === 'number' ? last + 1 : 0;
-    this.lastSeq = Math.max(this.lastSeq, nextSeq - 1);
     const deadIds = db
       .prepare('SELECT id FROM dead ORDER BY id')
       .all()
@@ -267,7 +264,6 @@ export class SqliteStore implements Store {
       for (const d of batch.deadPuts) st.putDead.run(d.id, d.record);
       for (const id of batch.deadDeletes) st.delDead.run(id);
       db.exec('COMMIT');
-      for (const p of batch.puts) if (p.seq > this.lastSeq) this.lastSeq = p.seq;
     } catch (err) {
       try {
         db.exec('ROLLBACK');
@@ -282,14 +278,13 @@ export class SqliteStore implements Store {
     await turn();
     this.opened();
     const { readKey, firstFrom } = this.st!;
-    const lastStretch = stretchOf(this.lastSeq);
     return reads.map((r) => {
       const key = storedKey(r.key);
       const out: StoredEntry[] = [];
       if (r.limit <= 0) return out;
       let after = r.afterSeq;
       let stretch = stretchOf(Math.max(0, after + 1));
-      while (stretch <= lastStretch) {
+      for (;;) {
         const rows = readKey.all(stretch, key, after, r.limit - out.length);
         for (const row of rows) {
           out.push({ seq: row.seq as number, size: row.size as number, json: row.json as string });
@@ -301,7 +296,7 @@ export class SqliteStore implements Store {
           continue;
         }
         // None of this key's here: on from the next stretch holding anything (a key quiet for a
-        // long time would otherwise walk every stretch since its last entry).
+        // long time would otherwise walk every stretch since its last entry); none past the last.
         const next = firstFrom.get((stretch + 1) * 2 ** BUCKET_BITS)?.seq;
         if (typeof next !== 'number') break;
         stretch = stretchOf(next);
@@ -330,7 +325,6 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     const db = this.db;
     this.db = this.st = undefined;
-    this.lastSeq = -1;
     db?.close();
   }
 

@@ -76,7 +76,7 @@ describe('delivery queue: the SQLite store', function () {
     }
   });
 
-  it('knows where the stored entries end after a reopen', async () => {
+  it("finds a key's later entries after a reopen", async () => {
     const file = dirs.make();
     await (await storeWithA(file)).close();
     const store = new SqliteStore(loadSqlite(), file);
