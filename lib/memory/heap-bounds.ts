@@ -1,5 +1,6 @@
 import { exposedGc } from './exposed-gc';
 import { HeapPacer, majorGc } from './heap-pacer';
+import { heapGrowthPercent, holdHeapGrowth } from './heap-growth';
 import { HeapPageRelease, lastResortGc } from './heap-pages';
 
 const MB = 1024 * 1024;
@@ -18,13 +19,16 @@ let holders = 0;
 
 /**
  * The process's heap bounds, running while at least one holder keeps them (each call returns its own
- * let-go): the page release (what the heap gave up given back once calm; THINGPARK_HEAP_RELEASE=off in
- * Node-RED's environment turns it off) and, when asked for with THINGPARK_HEAP_PACE (`on`: 64 MB, or a
- * number of MB), the pacer: a burst's garbage kept within that of the live heap, a lower peak for less
- * speed (bench/README.md, figure 3). Both off with THINGPARK_HEAP_RELEASE=off.
+ * let-go): V8's heap growth between collections kept to THINGPARK_HEAP_GROWTH percent of the live heap
+ * (50 unless set, `off` leaves V8's own: heap-growth.ts); the page release (what the heap gave up given
+ * back once calm; THINGPARK_HEAP_RELEASE=off in Node-RED's environment turns it off); and, when asked
+ * for with THINGPARK_HEAP_PACE (`on`: 64 MB, or a number of MB), the pacer: a burst's garbage kept within
+ * that of the live heap by forced collections, a lower peak for less speed (bench/README.md, figure 3).
+ * THINGPARK_HEAP_RELEASE=off turns off the release and the pacer, not the growth.
  */
 export function holdHeapBounds(): () => void {
-  if (process.env.THINGPARK_HEAP_RELEASE === 'off') return () => undefined;
+  const letGoGrowth = holdHeapGrowth(heapGrowthPercent(process.env.THINGPARK_HEAP_GROWTH));
+  if (process.env.THINGPARK_HEAP_RELEASE === 'off') return letGoGrowth;
   if (!release || !pacer) {
     const gc = exposedGc();
     release = new HeapPageRelease({ collect: lastResortGc(gc) });
@@ -40,6 +44,7 @@ export function holdHeapBounds(): () => void {
   return () => {
     if (!held) return;
     held = false;
+    letGoGrowth();
     holders--;
     if (holders === 0) {
       release?.stop();

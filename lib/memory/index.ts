@@ -1,6 +1,7 @@
 /**
  * Memory of the Node.js process as a whole (knows nothing of Node-RED): a burst's garbage kept close to
- * the live heap, and the pages a V8 heap keeps after a burst given back.
+ * the live heap (V8's growth factor; optionally a pacer), and the pages a V8 heap keeps after a burst
+ * given back.
  */
 export {
   HeapPageRelease,
@@ -12,3 +13,10 @@ export {
 export { HeapPacer, majorGc, type HeapPacerOptions } from './heap-pacer';
 export { exposedGc, type GcFunction } from './exposed-gc';
 export { holdHeapBounds, paceHeadroomMb, sharedHeapBounds } from './heap-bounds';
+export {
+  DEFAULT_HEAP_GROWTH_PERCENT,
+  heapGrowthPercent,
+  heapGrowthSetByUser,
+  heldHeapGrowth,
+  holdHeapGrowth,
+} from './heap-growth';

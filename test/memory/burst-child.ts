@@ -5,19 +5,20 @@
  */
 import * as v8 from 'v8';
 import * as vm from 'vm';
-import { HeapPacer, HeapPageRelease } from '../../lib/memory';
+import { DEFAULT_HEAP_GROWTH_PERCENT, HeapPacer, HeapPageRelease, holdHeapGrowth } from '../../lib/memory';
 
 const MB = 1024 * 1024;
 const mode = process.argv[2];
 
 /**
- * `burst-free` / `burst-paced`: for 3 s, batches of uplink-sized objects arrive every few milliseconds
- * and each stays alive for the next 50 batches (a queue waiting for its write), without / with a
- * HeapPacer; prints the highest V8 heap in use.
+ * `burst-free` / `burst-paced` / `burst-grown`: for 3 s, batches of uplink-sized objects arrive every
+ * few milliseconds and each stays alive for the next 50 batches (a queue waiting for its write), with
+ * V8 left alone / a HeapPacer / the package's heap growth held; prints the highest V8 heap in use.
  */
 if (mode.startsWith('burst-')) {
   const pacer = mode === 'burst-paced' ? new HeapPacer() : undefined;
   pacer?.start();
+  const letGoGrowth = mode === 'burst-grown' ? holdHeapGrowth(DEFAULT_HEAP_GROWTH_PERCENT) : undefined;
   const window: object[][] = [];
   let heapPeak = 0;
   const end = Date.now() + 3000;
@@ -31,6 +32,7 @@ if (mode.startsWith('burst-')) {
     if (Date.now() < end) setTimeout(batch, 2);
     else {
       pacer?.stop();
+      letGoGrowth?.();
       process.stdout.write(
         JSON.stringify({
           heapPeak: heapPeak / MB,

@@ -2,9 +2,14 @@ import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import {
+  DEFAULT_HEAP_GROWTH_PERCENT,
   HeapPacer,
   HeapPageRelease,
+  heapGrowthPercent,
+  heapGrowthSetByUser,
+  heldHeapGrowth,
   holdHeapBounds,
+  holdHeapGrowth,
   paceHeadroomMb,
   sharedHeapBounds,
   type HeapReading,
@@ -128,6 +133,45 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
     });
   });
 
+  describe("V8's heap growth between collections", () => {
+    it('THINGPARK_HEAP_GROWTH: unset or on the default (50), off none, a whole percent from 10 to 400', () => {
+      assert.equal(DEFAULT_HEAP_GROWTH_PERCENT, 50);
+      assert.deepEqual(
+        [undefined, '', 'on', 'off', '25', '400', '5', '401', '33.5', 'x'].map((v) => heapGrowthPercent(v)),
+        [50, 50, 50, 0, 25, 400, 50, 50, 50, 50],
+      );
+    });
+
+    it("is the user's where the command line or NODE_OPTIONS set it", () => {
+      assert.equal(heapGrowthSetByUser([], ''), false);
+      assert.equal(heapGrowthSetByUser(['--max-old-space-size=256'], '--expose-gc'), false);
+      assert.equal(heapGrowthSetByUser(['--heap-growing-percent=20'], ''), true);
+      assert.equal(heapGrowthSetByUser([], '--max-old-space-size=200 --heap_growing_percent=30'), true);
+    });
+
+    it('held while one holder keeps it, V8 chooses again after the last let-go; never over the user', () => {
+      assert.equal(heldHeapGrowth(), 0);
+      const a = holdHeapGrowth(50);
+      const b = holdHeapGrowth(50);
+      assert.equal(heldHeapGrowth(), 50);
+      a();
+      a(); // twice is once
+      assert.equal(heldHeapGrowth(), 50, 'b still holds it');
+      b();
+      assert.equal(heldHeapGrowth(), 0);
+      const before = process.env.NODE_OPTIONS;
+      process.env.NODE_OPTIONS = '--heap-growing-percent=20';
+      try {
+        const c = holdHeapGrowth(50);
+        assert.equal(heldHeapGrowth(), 0, "the user's setting stays");
+        c();
+      } finally {
+        if (before === undefined) delete process.env.NODE_OPTIONS;
+        else process.env.NODE_OPTIONS = before;
+      }
+    });
+  });
+
   describe('HeapPacer (readings given)', () => {
     it("collects once the garbage on top of the live heap reaches the headroom; V8's own collections lower the floor", () => {
       const used = [50, 90, 113, 115, 60, 30, 80, 95].map((m) => m * MB);
@@ -179,6 +223,16 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
       assert.equal(given.releases, 1);
       assert.ok(given.after - given.before < 50, `given back: ${JSON.stringify(given)}`);
       assert.equal(given.live, 150000);
+    });
+
+    it('a burst whose objects live a little while: with the growth held, V8 collects before the garbage piles up', function () {
+      const free = run('burst-free');
+      const grown = run('burst-grown');
+      assert.ok(free.heapPeak > 300, `V8 alone let the garbage pile up: ${JSON.stringify(free)}`);
+      assert.ok(
+        grown.heapPeak < free.heapPeak * 0.7,
+        `V8 collected sooner: ${JSON.stringify({ free, grown })}`,
+      );
     });
 
     it("a burst whose objects live a little while stays within the pacer's headroom", function () {

@@ -4,6 +4,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { openQueue } from '../../lib/delivery';
+import { DEFAULT_HEAP_GROWTH_PERCENT, heldHeapGrowth } from '../../lib/memory';
 import { Mosquitto } from '../../testkit/broker';
 import { helper, servingHttpNodes, waitFor, withRuntimeHooks } from '../helpers/node-red';
 import { repoRoot } from '../../testkit/paths';
@@ -81,6 +82,21 @@ describe('connection lifecycle in the real runtime', function () {
     const after = helper.getNode('wmw');
     assert.equal(after, config, 'the config node itself was not redeployed');
     await waitFor(() => after.connection.client.state === 'disconnected', 5000, 'disconnected with no user');
+  });
+
+  it("keeps V8's heap growth at the package's default while a connection is deployed, and gives it back after", async () => {
+    assert.equal(heldHeapGrowth(), 0, 'before: V8 chooses');
+    await helper.load(modules(), flow(true));
+    assert.equal(heldHeapGrowth(), DEFAULT_HEAP_GROWTH_PERCENT);
+    await helper.setFlows([{ id: 'tab', type: 'tab', label: 'life' }]);
+    assert.equal(heldHeapGrowth(), 0, 'no connection left: V8 chooses again');
+    process.env.THINGPARK_HEAP_GROWTH = 'off';
+    try {
+      await helper.setFlows(flow(true));
+      assert.equal(heldHeapGrowth(), 0, 'THINGPARK_HEAP_GROWTH=off');
+    } finally {
+      delete process.env.THINGPARK_HEAP_GROWTH;
+    }
   });
 
   it('a changed connection keeps its queued messages; a removed one deletes its store', async () => {

@@ -1,0 +1,60 @@
+import * as v8 from 'v8';
+
+/** What the package asks of V8 unless told otherwise (bench/README.md, figure 3: the heap's growth). */
+export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
+
+/**
+ * THINGPARK_HEAP_GROWTH: how much V8 lets its old generation grow past what was live after a major
+ * collection before it starts the next one, in percent; 0 (`off`) leaves V8's own choice.
+ */
+export function heapGrowthPercent(setting: string | undefined): number {
+  if (setting === undefined || setting === '' || setting === 'on') return DEFAULT_HEAP_GROWTH_PERCENT;
+  if (setting === 'off') return 0;
+  const percent = Number(setting);
+  return Number.isInteger(percent) && percent >= 10 && percent <= 400 ? percent : DEFAULT_HEAP_GROWTH_PERCENT;
+}
+
+/** True when whoever started Node.js chose the growth already (a flag on the command line or in NODE_OPTIONS). */
+export function heapGrowthSetByUser(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
+): boolean {
+  const flag = /--heap[-_]growing[-_]percent/;
+  return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions);
+}
+
+let holders = 0;
+let applied = 0;
+
+/**
+ * Keeps V8's heap growth factor at 1 + percent/100 while held (each call returns its own let-go; the
+ * last let-go gives V8 its own choice back). V8 grows the heap of a process that may use a machine's
+ * default share of memory by up to 4× what was live before it collects again (heap-controller.cc,
+ * `MaxGrowingFactor`), 1.3–2× only when the heap was given a smaller bound; a backlog pouring in then
+ * piles up garbage worth several times the live heap, and the pages stay resident. V8 reads the factor
+ * each time it sets the next limit, so the change takes effect at its next collection, with V8's own
+ * concurrent marking (no forced, synchronous collection). Left alone where the user set it.
+ */
+export function holdHeapGrowth(percent: number): () => void {
+  if (percent <= 0 || heapGrowthSetByUser()) return () => undefined;
+  holders++;
+  if (applied !== percent) {
+    v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
+    applied = percent;
+  }
+  let held = true;
+  return () => {
+    if (!held) return;
+    held = false;
+    holders--;
+    if (holders === 0 && applied !== 0) {
+      v8.setFlagsFromString('--heap-growing-percent=0');
+      applied = 0;
+    }
+  };
+}
+
+/** The growth percent the package has V8 use now; 0 when V8 chooses. */
+export function heldHeapGrowth(): number {
+  return applied;
+}
