@@ -40,9 +40,10 @@ async function readLoopDelay(pid: number): Promise<LoopDelay> {
 
 /**
  * Wait after the full GC before reading RSS: V8 unmaps freed pages from a background thread, and the
- * package gives back the pages Node.js 22+ keeps once the process is calm (lib/memory: it reads every 5 s).
+ * package gives back the pages Node.js 22+ keeps once the process is calm (lib/memory: it reads every
+ * 2 s and releases at most once per 10 s, so a release just before the GC defers the next by up to 12 s).
  */
-const SETTLE_MS = 7000;
+const SETTLE_MS = 13000;
 
 /** The queue's default byte bound (lib/delivery: 256 MiB): above it the oldest entries are dropped. */
 const QUEUE_MAX_BYTES = 256 * MB;

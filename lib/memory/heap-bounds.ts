@@ -20,7 +20,7 @@ let holders = 0;
 /**
  * The process's heap bounds, running while at least one holder keeps them (each call returns its own
  * let-go): V8's heap growth between collections kept to THINGPARK_HEAP_GROWTH percent of the live heap
- * (50 unless set, `off` leaves V8's own: heap-growth.ts); the page release (what the heap gave up given
+ * (75 unless set, `off` leaves V8's own: heap-growth.ts); the page release (what the heap gave up given
  * back once calm; THINGPARK_HEAP_RELEASE=off in Node-RED's environment turns it off); and, when asked
  * for with THINGPARK_HEAP_PACE (`on`: 64 MB, or a number of MB), the pacer: a burst's garbage kept within
  * that of the live heap by forced collections, a lower peak for less speed (bench/README.md, figure 3).

@@ -1,7 +1,7 @@
 import * as v8 from 'v8';
 
 /** What the package asks of V8 unless told otherwise (bench/README.md, figure 3: the heap's growth). */
-export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
+export const DEFAULT_HEAP_GROWTH_PERCENT = 75;
 
 /**
  * THINGPARK_HEAP_GROWTH: how much V8 lets its old generation grow past what was live after a major

@@ -134,11 +134,11 @@ describe('memory: the pages a shrinking V8 heap keeps are given back', () => {
   });
 
   describe("V8's heap growth between collections", () => {
-    it('THINGPARK_HEAP_GROWTH: unset or on the default (50), off none, a whole percent from 10 to 400', () => {
-      assert.equal(DEFAULT_HEAP_GROWTH_PERCENT, 50);
+    it('THINGPARK_HEAP_GROWTH: unset or on the default (75), off none, a whole percent from 10 to 400', () => {
+      assert.equal(DEFAULT_HEAP_GROWTH_PERCENT, 75);
       assert.deepEqual(
         [undefined, '', 'on', 'off', '25', '400', '5', '401', '33.5', 'x'].map((v) => heapGrowthPercent(v)),
-        [50, 50, 50, 0, 25, 400, 50, 50, 50, 50],
+        [75, 75, 75, 0, 25, 400, 75, 75, 75, 75],
       );
     });
 
