@@ -28,6 +28,26 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A loopback port where nothing listens, and where nothing will while the tests run: a privileged
+ * port (never handed out for port 0, never a connection's source port), checked to refuse. A port
+ * taken from `freePort` and closed can be handed to the next server that asks for port 0.
+ */
+export async function refusedPort(): Promise<number> {
+  for (const port of [1, 9, 13, 17, 19]) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(false);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return port;
+  }
+  throw new Error('every port tried on 127.0.0.1 is listened on');
+}
+
 /** A real mosquitto on a random loopback port, with its own config, password and TLS files. */
 export class Mosquitto {
   port = 0;

@@ -4,7 +4,7 @@ import * as path from 'path';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM, launchChromium } from '../helpers/chromium';
 import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
-import { freePort } from '../../testkit/broker';
+import { refusedPort } from '../../testkit/broker';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { repoRoot } from '../../testkit/paths';
 
@@ -35,7 +35,7 @@ describeEditor('the editor in a real browser', function () {
   before(async () => {
     fs.mkdirSync(artifacts, { recursive: true });
     thingworx = await new AlwaysOnTestServer({ appKey: APP_KEY }).start();
-    closedPort = await freePort();
+    closedPort = await refusedPort();
     red = new NodeRedProcess([], undefined, { credentialSecret: 'editor-test-secret' });
     await red.start();
     browser = await launchChromium();

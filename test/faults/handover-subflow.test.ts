@@ -1,5 +1,5 @@
 import { strict as assert } from 'assert';
-import { freePort } from '../../testkit/broker';
+import { refusedPort } from '../../testkit/broker';
 import { postTunnelDocument } from '../../testkit/simulator/uplink-poster';
 import { sampleUplink } from '../../testkit/simulator/sample-documents';
 import { NodeRedProcess } from '../helpers/node-red-process';
@@ -18,7 +18,7 @@ describe('uplink in waits for the copies inside a subflow (a real Node-RED proce
   let red: NodeRedProcess;
 
   before(async () => {
-    const closedPort = await freePort();
+    const closedPort = await refusedPort();
     const flows = placed([
       { id: 'tab', type: 'tab', label: 'subflow' },
       { id: 'net', type: 'thingpark-network', mode: 'http', asId: 'subflow.as', maxTimeDeviation: 120 },

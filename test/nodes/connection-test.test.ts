@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { FakeLrc } from '../../testkit/simulator/fake-lrc';
 import { AlwaysOnTestServer } from '../../testkit/alwayson-server';
-import { freePort, Mosquitto } from '../../testkit/broker';
+import { refusedPort, Mosquitto } from '../../testkit/broker';
 import { makeTestCerts, type TestCerts } from '../helpers/certs';
 import { coreNode, helper, networkNode, runtimePackage, servingHttpNodes } from '../helpers/node-red';
 import { NodeRedProcess } from '../helpers/node-red-process';
@@ -52,7 +52,7 @@ describe('"Test connection" admin endpoints, against a real mosquitto (passwords
     await broker.start();
     alwaysOn = await new AlwaysOnTestServer({ appKey: APP_KEY }).start();
     lrc = await new FakeLrc({ asKey: 'as-key' }).start();
-    closedPort = await freePort();
+    closedPort = await refusedPort();
     await helper.startServer();
   });
   after(async () => {
