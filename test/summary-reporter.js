@@ -16,7 +16,10 @@ class SummaryReporter extends Mocha.reporters.Spec {
       if (err && 'actual' in err && 'expected' in err) {
         // Mocha has already turned both into multi-line strings for its diff.
         const show = (v) =>
-          (typeof v === 'string' ? v : inspect(v, { depth: 4, breakLength: Infinity })).replace(/\s*\n\s*/g, ' ');
+          (typeof v === 'string' ? v : inspect(v, { depth: 4, breakLength: Infinity })).replace(
+            /\s*\n\s*/g,
+            ' ',
+          );
         message += ` actual: ${show(err.actual)}, expected: ${show(err.expected)}`;
       }
       message = message.slice(0, 500);
