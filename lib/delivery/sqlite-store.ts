@@ -54,6 +54,14 @@ function stretchOf(seq: number): number {
   return Math.floor(seq / 2 ** BUCKET_BITS);
 }
 
+/**
+ * Stretches one read of a key looks into: a key among a thousand devices has a few entries per
+ * stretch, and one statement over 16 stretches costs less than 16 statements (a drain read 32 entries
+ * of a key with 8 statements, 18 % of its CPU).
+ */
+const STRETCHES_PER_READ = 16;
+const STRETCHES_READ = Array.from({ length: STRETCHES_PER_READ }, () => '?').join(', ');
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS entries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, size INTEGER NOT NULL, json TEXT NOT NULL);
 DROP INDEX IF EXISTS entries_by_key;
@@ -72,8 +80,11 @@ function prepare(db: SqliteDatabase) {
     delCounter: db.prepare('DELETE FROM counters WHERE key = ?'),
     putDead: db.prepare('INSERT OR REPLACE INTO dead (id, record) VALUES (?, ?)'),
     delDead: db.prepare('DELETE FROM dead WHERE id = ?'),
+    // Ordered as the index is (stretch, then seq: the same order as seq), so SQLite reads no further
+    // than the limit and sorts nothing.
     readKey: db.prepare(
-      `SELECT seq, size, json FROM entries WHERE (seq >> ${BUCKET_BITS}) = ? AND key = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      `SELECT seq, size, json FROM entries WHERE (seq >> ${BUCKET_BITS}) IN (${STRETCHES_READ})` +
+        ` AND key = ? AND seq > ? ORDER BY (seq >> ${BUCKET_BITS}), seq LIMIT ?`,
     ),
     readOldest: db.prepare('SELECT seq, key, size FROM entries WHERE seq >= ? ORDER BY seq LIMIT ?'),
     firstFrom: db.prepare('SELECT seq FROM entries WHERE seq >= ? ORDER BY seq LIMIT 1'),
@@ -278,6 +289,7 @@ export class SqliteStore implements Store {
     await turn();
     this.opened();
     const { readKey, firstFrom } = this.st!;
+    const stretches: number[] = new Array<number>(STRETCHES_PER_READ);
     return reads.map((r) => {
       const key = storedKey(r.key);
       const out: StoredEntry[] = [];
@@ -285,19 +297,20 @@ export class SqliteStore implements Store {
       let after = r.afterSeq;
       let stretch = stretchOf(Math.max(0, after + 1));
       for (;;) {
-        const rows = readKey.all(stretch, key, after, r.limit - out.length);
+        for (let i = 0; i < STRETCHES_PER_READ; i++) stretches[i] = stretch + i;
+        const rows = readKey.all(...stretches, key, after, r.limit - out.length);
         for (const row of rows) {
           out.push({ seq: row.seq as number, size: row.size as number, json: row.json as string });
         }
         if (out.length >= r.limit) break;
+        stretch += STRETCHES_PER_READ;
         if (rows.length > 0) {
           after = out[out.length - 1].seq;
-          stretch++;
           continue;
         }
         // None of this key's here: on from the next stretch holding anything (a key quiet for a
         // long time would otherwise walk every stretch since its last entry); none past the last.
-        const next = firstFrom.get((stretch + 1) * 2 ** BUCKET_BITS)?.seq;
+        const next = firstFrom.get(stretch * 2 ** BUCKET_BITS)?.seq;
         if (typeof next !== 'number') break;
         stretch = stretchOf(next);
       }

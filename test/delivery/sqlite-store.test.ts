@@ -61,6 +61,38 @@ describe('delivery queue: the SQLite store', function () {
     }
   });
 
+  it('reads a key present in more stretches than one statement looks into (16), in order, to the limit', async () => {
+    const store = new SqliteStore(loadSqlite(), dirs.make());
+    await store.open({ verify: true });
+    try {
+      // Key 'd' in 40 consecutive stretches, twice in each; 'e' in between.
+      const d: number[] = [];
+      const entries: Array<[number, string]> = [];
+      for (let s = 3; s < 43; s++) {
+        d.push(s * 4096 + 5, s * 4096 + 4000);
+        entries.push([s * 4096 + 5, 'd'], [s * 4096 + 6, 'e'], [s * 4096 + 4000, 'd']);
+      }
+      await store.write(puts(entries));
+      const [all] = await store.readKeys([{ key: 'd', afterSeq: -1, limit: 1000 }]);
+      assert.deepEqual(seqsOf(all), d);
+      for (const [from, limit] of [
+        [0, 33],
+        [17, 40],
+        [31, 5],
+        [79, 3],
+      ]) {
+        const [rows] = await store.readKeys([{ key: 'd', afterSeq: d[from], limit }]);
+        assert.deepEqual(
+          seqsOf(rows),
+          d.slice(from + 1, from + 1 + limit),
+          `after ${d[from]}, limit ${limit}`,
+        );
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('finds entries whose seqs are past 2^31 (a queue that has taken billions of uplinks)', async () => {
     const store = new SqliteStore(loadSqlite(), dirs.make());
     await store.open({ verify: true });
