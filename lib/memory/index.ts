@@ -1,6 +1,6 @@
 /**
  * Memory of the Node.js process as a whole (knows nothing of Node-RED): a burst's garbage kept close to
- * the live heap (V8's growth factor; optionally a pacer), and the pages a V8 heap keeps after a burst
+ * the live heap (V8's growth factors, old and young generation; optionally a pacer), and the pages a V8 heap keeps after a burst
  * given back.
  */
 export {
@@ -20,3 +20,11 @@ export {
   heldHeapGrowth,
   holdHeapGrowth,
 } from './heap-growth';
+export {
+  DEFAULT_YOUNG_GENERATION_MB,
+  capYoungGeneration,
+  heldYoungGenerationCap,
+  holdYoungGenerationCap,
+  youngGenerationCapMb,
+  youngGenerationSetByUser,
+} from './young-generation';

@@ -4,7 +4,12 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { openQueue } from '../../lib/delivery';
-import { DEFAULT_HEAP_GROWTH_PERCENT, heldHeapGrowth } from '../../lib/memory';
+import {
+  DEFAULT_HEAP_GROWTH_PERCENT,
+  DEFAULT_YOUNG_GENERATION_MB,
+  heldHeapGrowth,
+  heldYoungGenerationCap,
+} from '../../lib/memory';
 import { Mosquitto } from '../../testkit/broker';
 import { helper, servingHttpNodes, waitFor, withRuntimeHooks } from '../helpers/node-red';
 import { repoRoot } from '../../testkit/paths';
@@ -84,12 +89,19 @@ describe('connection lifecycle in the real runtime', function () {
     await waitFor(() => after.connection.client.state === 'disconnected', 5000, 'disconnected with no user');
   });
 
-  it("keeps V8's heap growth at the package's default while a connection is deployed, and gives it back after", async () => {
-    assert.equal(heldHeapGrowth(), 0, 'before: V8 chooses');
+  it("keeps V8's heap growth and young generation at the package's defaults while a connection is deployed, and gives them back after", async () => {
+    assert.deepEqual([heldHeapGrowth(), heldYoungGenerationCap()], [0, 0], 'before: V8 chooses');
     await helper.load(modules(), flow(true));
-    assert.equal(heldHeapGrowth(), DEFAULT_HEAP_GROWTH_PERCENT);
+    assert.deepEqual(
+      [heldHeapGrowth(), heldYoungGenerationCap()],
+      [DEFAULT_HEAP_GROWTH_PERCENT, DEFAULT_YOUNG_GENERATION_MB],
+    );
     await helper.setFlows([{ id: 'tab', type: 'tab', label: 'life' }]);
-    assert.equal(heldHeapGrowth(), 0, 'no connection left: V8 chooses again');
+    assert.deepEqual(
+      [heldHeapGrowth(), heldYoungGenerationCap()],
+      [0, 0],
+      'no connection left: V8 chooses again',
+    );
     process.env.THINGPARK_HEAP_GROWTH = 'off';
     try {
       await helper.setFlows(flow(true));
