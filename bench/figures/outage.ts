@@ -3,7 +3,7 @@ import { MetricSet, type BenchContext, type Figure, type FigureResult } from '..
 import { ENTERPRISE, WMW_ID, oursMqttFlow } from '../lib/flows';
 import { devEUIs, fCntOf, now, publisher, sleep, uplinkBody, type DocShape } from '../lib/load';
 import { MEM_SETTINGS, memProbe, readMem, type MemSample } from '../lib/memprobe';
-import { Broker, NodeRed, diskUse, peakRssOf, resetPeakRss, using } from '../lib/procs';
+import { Broker, NodeRed, cpuMsOf, diskUse, peakRssOf, resetPeakRss, using } from '../lib/procs';
 import * as fs from 'fs';
 import * as mqtt from 'mqtt';
 import * as os from 'os';
@@ -163,13 +163,26 @@ export const outage: Figure = {
           let distinct = 0;
           let first = 0;
           let lastAt = 0;
+          // CPU of each process from the first delivery on: who the 2 cores were busy with.
+          let cpuAtFirst: { red: number; broker: number; bench: number } | undefined;
+          const cpuNow = () => {
+            const bench = process.cpuUsage();
+            return {
+              red: red.cpuMs(),
+              broker: platform.pid ? cpuMsOf(platform.pid) : 0,
+              bench: (bench.user + bench.system) / 1000,
+            };
+          };
           await platform.start();
           const tb = now();
           sub = await mqttSubscriber(platform.url, `uplink_${ENTERPRISE}`, (payload) => {
             const i = fCntOf(payload);
             if (i >= 1 && i <= n && !seen[i]) {
               const t = now();
-              if (!first) first = t;
+              if (!first) {
+                first = t;
+                cpuAtFirst = cpuNow();
+              }
               seen[i] = 1;
               distinct++;
               lastAt = t;
@@ -190,6 +203,11 @@ export const outage: Figure = {
             ctx.log(`  run ${run}: ${err.message} (queued ${stats.queued}, seen ${distinct} of ${n})`);
           });
           const cpu1 = red.cpuMs();
+          const cpuAtEnd = cpuNow();
+          const drainSpan = now() - first;
+          const shareOf = (k: 'red' | 'broker' | 'bench') =>
+            cpuAtFirst && drainSpan > 0 ? (cpuAtEnd[k] - cpuAtFirst[k]) / drainSpan : NaN;
+          const drainShares = { red: shareOf('red'), broker: shareOf('broker'), bench: shareOf('bench') };
           const drainLoop = await readLoopDelay(red.pid);
           const drainThread = dmeter.read();
           // Drained: what is left after a full GC, against the same reading before queueing.
@@ -241,6 +259,10 @@ export const outage: Figure = {
               `RSS +${((rssPeak - rss0) / MB).toFixed(1)} MB (peak ${(rssPeak / MB).toFixed(0)} MB); ` +
               `reconnect after ${r.reconnectSeconds.toFixed(1)} s, drained ${distinct} at ${drainRate.toFixed(0)}/s ` +
               `(main thread ${pct(drainThread.busy)} busy ${pct(drainThread.starved)} waiting)`,
+          );
+          ctx.log(
+            `  run ${run}: CPU while draining, in cores: Node-RED ${drainShares.red.toFixed(2)}, platform broker ` +
+              `${drainShares.broker.toFixed(2)}, bench (relay + subscriber) ${drainShares.bench.toFixed(2)}`,
           );
           metrics.add('queueing rate', '/s', queueRate, { goal: { op: '>=', value: 15000 } });
           metrics.add('queue on disk', 'MB', disk / MB, { digits: 1 });
