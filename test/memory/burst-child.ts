@@ -3,6 +3,7 @@
  * some hundreds of MB while ~20 MB stay live, then ordinary full GCs shrink the heap. With `release` a
  * HeapPageRelease runs (reading every 100 ms); prints the RSS readings as JSON.
  */
+import { PerformanceObserver, constants, type PerformanceEntry } from 'perf_hooks';
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import { DEFAULT_HEAP_GROWTH_PERCENT, HeapPacer, HeapPageRelease, holdHeapGrowth } from '../../lib/memory';
@@ -44,7 +45,33 @@ if (mode.startsWith('burst-')) {
   };
   batch();
 }
-if (!mode.startsWith('burst-')) pagesAfterBurst();
+/**
+ * `hold-new-limit` / `hold-only`: holds the heap growth (with its new limit / without) in a process doing
+ * nothing else, and prints how many major collections followed within 1 s.
+ */
+if (mode.startsWith('hold-')) {
+  let majors = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (
+        (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ===
+        constants.NODE_PERFORMANCE_GC_MAJOR
+      )
+        majors++;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const letGo = holdHeapGrowth(
+    DEFAULT_HEAP_GROWTH_PERCENT,
+    mode === 'hold-only' ? () => undefined : undefined,
+  );
+  setTimeout(() => {
+    letGo();
+    observer.disconnect();
+    process.stdout.write(JSON.stringify({ majors }));
+  }, 1000);
+}
+if (!mode.startsWith('burst-') && !mode.startsWith('hold-')) pagesAfterBurst();
 
 function pagesAfterBurst(): void {
   v8.setFlagsFromString('--expose-gc');
