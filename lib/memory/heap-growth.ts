@@ -1,5 +1,6 @@
 import * as v8 from 'v8';
 import { exposedGc } from './exposed-gc';
+import { boundSetting, flagGivenByUser } from './v8-setting';
 
 /** What the package asks of V8 unless told otherwise (bench/README.md, figure 3: the heap's growth). */
 export const DEFAULT_HEAP_GROWTH_PERCENT = 75;
@@ -9,10 +10,7 @@ export const DEFAULT_HEAP_GROWTH_PERCENT = 75;
  * collection before it starts the next one, in percent; 0 (`off`) leaves V8's own choice.
  */
 export function heapGrowthPercent(setting: string | undefined): number {
-  if (setting === undefined || setting === '' || setting === 'on') return DEFAULT_HEAP_GROWTH_PERCENT;
-  if (setting === 'off') return 0;
-  const percent = Number(setting);
-  return Number.isInteger(percent) && percent >= 10 && percent <= 400 ? percent : DEFAULT_HEAP_GROWTH_PERCENT;
+  return boundSetting(setting, DEFAULT_HEAP_GROWTH_PERCENT, 10, 400);
 }
 
 /** True when whoever started Node.js chose the growth already (a flag on the command line or in NODE_OPTIONS). */
@@ -20,8 +18,7 @@ export function heapGrowthSetByUser(
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string = process.env.NODE_OPTIONS ?? '',
 ): boolean {
-  const flag = /--heap[-_]growing[-_]percent/;
-  return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions);
+  return flagGivenByUser(/--heap[-_]growing[-_]percent/, execArgv, nodeOptions);
 }
 
 let holders = 0;

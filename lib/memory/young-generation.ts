@@ -1,5 +1,6 @@
 import { PerformanceObserver, constants, type PerformanceEntry } from 'perf_hooks';
 import * as v8 from 'v8';
+import { boundSetting, flagGivenByUser } from './v8-setting';
 
 const MB = 1024 * 1024;
 
@@ -14,10 +15,7 @@ const V8_GROWTH_FACTOR = 2;
  * generation; 0 (`off`) leaves V8's own choice.
  */
 export function youngGenerationCapMb(setting: string | undefined): number {
-  if (setting === undefined || setting === '' || setting === 'on') return DEFAULT_YOUNG_GENERATION_MB;
-  if (setting === 'off') return 0;
-  const mb = Number(setting);
-  return Number.isInteger(mb) && mb >= 8 && mb <= 1024 ? mb : DEFAULT_YOUNG_GENERATION_MB;
+  return boundSetting(setting, DEFAULT_YOUNG_GENERATION_MB, 8, 1024);
 }
 
 /** True when whoever started Node.js sized the young generation already (command line or NODE_OPTIONS). */
@@ -25,9 +23,11 @@ export function youngGenerationSetByUser(
   execArgv: readonly string[] = process.execArgv,
   nodeOptions: string = process.env.NODE_OPTIONS ?? '',
 ): boolean {
-  const flag =
-    /--(max[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|max[-_]young[-_]generation[-_]size)/;
-  return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions);
+  return flagGivenByUser(
+    /--(max[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor|max[-_]young[-_]generation[-_]size)/,
+    execArgv,
+    nodeOptions,
+  );
 }
 
 function newSpaceBytes(): number {
