@@ -22,10 +22,11 @@ let holders = 0;
  * The process's heap bounds, running while at least one holder keeps them (each call returns its own
  * let-go): V8's heap growth between collections kept to THINGPARK_HEAP_GROWTH percent of the live heap
  * (75 unless set, `off` leaves V8's own: heap-growth.ts); its young generation kept within
- * THINGPARK_YOUNG_GENERATION MB (32 unless set, `off` leaves V8's own: young-generation.ts); the page release (what the heap gave up given
- * back once calm; THINGPARK_HEAP_RELEASE=off in Node-RED's environment turns it off); and, when asked
- * for with THINGPARK_HEAP_PACE (`on`: 64 MB, or a number of MB), the pacer: a burst's garbage kept within
- * that of the live heap by forced collections, a lower peak for less speed (bench/README.md, figure 3).
+ * THINGPARK_YOUNG_GENERATION MB (32 unless set, `off` leaves V8's own: young-generation.ts); the page
+ * release (what the heap gave up given back once calm; THINGPARK_HEAP_RELEASE=off in Node-RED's
+ * environment turns it off); and, when asked for with THINGPARK_HEAP_PACE (`on`: 64 MB, or a number of
+ * MB), the pacer: a burst's garbage kept within that of the live heap by forced collections, a lower
+ * peak for less speed (bench/README.md, figure 3).
  * THINGPARK_HEAP_RELEASE=off turns off the release and the pacer, not the growth bounds.
  */
 export function holdHeapBounds(): () => void {

@@ -1,7 +1,7 @@
 /**
  * Memory of the Node.js process as a whole (knows nothing of Node-RED): a burst's garbage kept close to
- * the live heap (V8's growth factors, old and young generation; optionally a pacer), and the pages a V8 heap keeps after a burst
- * given back.
+ * the live heap (V8's growth factors, old and young generation; optionally a pacer), and the pages a V8
+ * heap keeps after a burst given back.
  */
 export {
   HeapPageRelease,
