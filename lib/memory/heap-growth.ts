@@ -1,6 +1,6 @@
 import * as v8 from 'v8';
 import { exposedGc } from './exposed-gc';
-import { boundSetting, flagGivenByUser } from './v8-setting';
+import { boundSetting, flagGivenByUser, HeldSetting } from './v8-setting';
 
 /** What the package asks of V8 unless told otherwise (bench/README.md, figure 3: the heap's growth). */
 export const DEFAULT_HEAP_GROWTH_PERCENT = 75;
@@ -21,8 +21,7 @@ export function heapGrowthSetByUser(
   return flagGivenByUser(/--heap[-_]growing[-_]percent/, execArgv, nodeOptions);
 }
 
-let holders = 0;
-let applied = 0;
+const growth = new HeldSetting();
 
 /**
  * Keeps V8's heap growth factor at 1 + percent/100 while held (each call returns its own let-go; the
@@ -40,27 +39,16 @@ let applied = 0;
  */
 export function holdHeapGrowth(percent: number, newLimit: () => void = collectSoon): () => void {
   if (percent <= 0 || heapGrowthSetByUser()) return () => undefined;
-  holders++;
-  if (applied !== percent) {
-    v8.setFlagsFromString(`--heap-growing-percent=${percent}`);
-    applied = percent;
+  return growth.hold(percent, (held) => {
+    v8.setFlagsFromString(`--heap-growing-percent=${held}`);
     newLimit();
-  }
-  let held = true;
-  return () => {
-    if (!held) return;
-    held = false;
-    holders--;
-    if (holders === 0 && applied !== 0) {
-      v8.setFlagsFromString('--heap-growing-percent=0');
-      applied = 0;
-    }
-  };
+    return () => v8.setFlagsFromString('--heap-growing-percent=0');
+  });
 }
 
 /** The growth percent the package has V8 use now; 0 when V8 chooses. */
 export function heldHeapGrowth(): number {
-  return applied;
+  return growth.value;
 }
 
 /** One major collection in a task of V8's: V8 sets its next limit with the factor now held. */

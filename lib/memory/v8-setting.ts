@@ -18,3 +18,40 @@ export function boundSetting(
 export function flagGivenByUser(flag: RegExp, execArgv: readonly string[], nodeOptions: string): boolean {
   return execArgv.some((a) => flag.test(a)) || flag.test(nodeOptions);
 }
+
+/**
+ * One of the package's V8 settings for the whole process, applied while at least one holder keeps it:
+ * `hold(value, apply)` applies `value` when it is not the one applied (`apply` returns what undoes it),
+ * and each hold returns its own let-go; the last let-go undoes it. `value` 0 is "not applied".
+ */
+export class HeldSetting {
+  private holders = 0;
+  private applied = 0;
+  private undo: (() => void) | undefined;
+
+  hold(value: number, apply: (value: number) => () => void): () => void {
+    this.holders++;
+    if (this.applied !== value) {
+      this.undo?.();
+      this.undo = apply(value);
+      this.applied = value;
+    }
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.holders--;
+      if (this.holders === 0) {
+        const undo = this.undo;
+        this.undo = undefined;
+        this.applied = 0;
+        undo?.();
+      }
+    };
+  }
+
+  /** The value applied now; 0 when none is. */
+  get value(): number {
+    return this.applied;
+  }
+}

@@ -1,6 +1,6 @@
 import { PerformanceObserver, constants, type PerformanceEntry } from 'perf_hooks';
 import * as v8 from 'v8';
-import { boundSetting, flagGivenByUser } from './v8-setting';
+import { boundSetting, flagGivenByUser, HeldSetting } from './v8-setting';
 
 const MB = 1024 * 1024;
 
@@ -64,9 +64,7 @@ export function capYoungGeneration(capBytes: number): () => void {
   };
 }
 
-let holders = 0;
-let applied = 0;
-let release: (() => void) | undefined;
+const cap = new HeldSetting();
 
 /**
  * Keeps V8's young generation within `capMb` while held (each call returns its own let-go; the last
@@ -74,26 +72,10 @@ let release: (() => void) | undefined;
  */
 export function holdYoungGenerationCap(capMb: number): () => void {
   if (capMb <= 0 || youngGenerationSetByUser()) return () => undefined;
-  holders++;
-  if (applied !== capMb) {
-    release?.();
-    release = capYoungGeneration(capMb * MB);
-    applied = capMb;
-  }
-  let held = true;
-  return () => {
-    if (!held) return;
-    held = false;
-    holders--;
-    if (holders === 0) {
-      release?.();
-      release = undefined;
-      applied = 0;
-    }
-  };
+  return cap.hold(capMb, (mb) => capYoungGeneration(mb * MB));
 }
 
 /** The cap in MB the package keeps the young generation within now; 0 when V8 chooses. */
 export function heldYoungGenerationCap(): number {
-  return applied;
+  return cap.value;
 }
