@@ -202,8 +202,8 @@ export const outage: Figure = {
           }).catch((err: Error) => {
             ctx.log(`  run ${run}: ${err.message} (queued ${stats.queued}, seen ${distinct} of ${n})`);
           });
-          const cpu1 = red.cpuMs();
           const cpuAtEnd = cpuNow();
+          const cpu1 = cpuAtEnd.red;
           const drainSpan = now() - first;
           const shareOf = (k: 'red' | 'broker' | 'bench') =>
             cpuAtFirst && drainSpan > 0 ? (cpuAtEnd[k] - cpuAtFirst[k]) / drainSpan : NaN;
