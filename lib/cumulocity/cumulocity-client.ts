@@ -84,7 +84,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
       username: cumulocityMqttUser(options.tenantId, options.username),
       now,
       startup: (index) => {
-        this.childLists.delete(index);
+        this.dropChildList(index);
         return gatewayStartup({
           name: gatewayDisplayName(options.gatewayName || options.gatewayId, index),
           type: options.gatewayType || DEFAULT_GATEWAY_TYPE,
@@ -219,8 +219,18 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
   /** `105` on `s/us`, and the identity waits for its `106` answers. */
   private childListRequest(index: number): Publish {
     // Only children registered before asking can be missing from the answer.
+    this.dropChildList(index);
     this.childLists.set(index, { ids: new Set(), asked: new Set(this.registry.childrenOf(index)) });
     return { topic: smartRestTopic(), payload: CHILD_LIST_REQUEST };
+  }
+
+  /**
+   * Forgets an earlier question's answers, its settle timer with them: a reconnect within the settle
+   * time must not let the old timer end the new question before its `106` came.
+   */
+  private dropChildList(index: number): void {
+    clearTimeout(this.childLists.get(index)?.timer);
+    this.childLists.delete(index);
   }
 
   /**
@@ -233,6 +243,7 @@ export class CumulocityClient extends EventEmitter implements PlatformClient<Cum
     for (const id of ids) list.ids.add(id);
     clearTimeout(list.timer);
     list.timer = setTimeout(() => {
+      if (this.childLists.get(identity.index) !== list) return;
       this.childLists.delete(identity.index);
       void this.restoreChildren(identity.index, list.asked, list.ids);
     }, this.options.childListSettleMs ?? DEFAULT_CHILD_LIST_SETTLE_MS);

@@ -209,6 +209,25 @@ describe('Cumulocity agent manners against a mosquitto tenant stand-in (heartbea
     assert.deepEqual(platformErrors, [], 'the refusals are the warning, not errors each');
   });
 
+  it('a reconnect within the child list settle time: the late 106 of the new connection still registers a deleted child again', async () => {
+    const c = start({ childListSettleMs: 1000 });
+    await connected(c);
+    await waitFor(() => tenant.lines('s/us').includes('105'), 5000, 'first 105');
+    await c.deliver(entry(loraUplink()));
+    await waitFor(() => tenant.children.has(CHILD), 5000, 'child created');
+    tenant.children.delete(CHILD);
+    tenant.records.length = 0;
+    // The first connection's settle timer is still running; the new connection's answer comes after it.
+    tenant.childListDelayMs = 1500;
+    relay.reset();
+    await waitFor(() => tenant.lines('s/us').includes('105'), 5000, 'asked again');
+    await waitFor(() => tenant.lines('s/us').some((l) => l.startsWith('101,')), 6000, 'registered again');
+    assert.deepEqual(
+      tenant.lines('s/us').filter((l) => l.startsWith('101,')),
+      [`101,${CHILD},"LoRa ${DEVEUI}",c8y_ThingParkLoRaDevice`],
+    );
+  });
+
   it('a child deleted in Cumulocity is registered again, whole, when the 106 answer no longer lists it', async () => {
     const c = start();
     await connected(c);

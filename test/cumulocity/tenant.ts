@@ -28,6 +28,8 @@ export class TenantStandIn {
   /** JSON operations with their status, as the tenant holds them. */
   readonly operations: Record<string, unknown>[] = [];
   oldTenant = false;
+  /** How late the `106` answer comes (a busy tenant answers `105` seconds later). */
+  childListDelayMs = 0;
   private client?: mqtt.MqttClient;
 
   async connect(url: string): Promise<void> {
@@ -81,7 +83,9 @@ export class TenantStandIn {
           if (op.status === 'PENDING') this.publish('devicecontrol/notifications', JSON.stringify(op));
         }
       } else if (template === '105') {
-        this.publish('s/ds', ['106', ...this.children].join(','));
+        const answer = () => this.publish('s/ds', ['106', ...this.children].join(','));
+        if (this.childListDelayMs > 0) setTimeout(answer, this.childListDelayMs);
+        else answer();
       } else if (template === '504' || template === '501') {
         const op =
           template === '504'
