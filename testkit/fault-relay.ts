@@ -1,4 +1,13 @@
 import * as net from 'net';
+import { MqttFrames, publishOf, pubackOf } from './mqtt-frames';
+
+export interface FaultRelayOptions {
+  /**
+   * Called for each QoS 1 PUBLISH from the client once the broker's PUBACK for it passed through:
+   * what the broker took responsibility for.
+   */
+  onBrokerAck?: (topic: string, payload: Buffer) => void;
+}
 
 /**
  * A TCP relay between Node-RED and the broker, for network faults: it can reset every connection
@@ -13,7 +22,10 @@ export class FaultRelay {
   private server?: net.Server;
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
 
-  constructor(private readonly targetPort: number) {}
+  constructor(
+    private readonly targetPort: number,
+    private readonly options: FaultRelayOptions = {},
+  ) {}
 
   async start(): Promise<this> {
     this.server = net.createServer((client) => this.relay(client));
@@ -35,6 +47,7 @@ export class FaultRelay {
     this.pairs.add(pair);
     client.pipe(upstream);
     upstream.pipe(client);
+    if (this.options.onBrokerAck) this.watchAcks(client, upstream, this.options.onBrokerAck);
     const end = () => {
       this.pairs.delete(pair);
       client.destroy();
@@ -42,6 +55,27 @@ export class FaultRelay {
     };
     client.on('close', end);
     upstream.on('close', end);
+  }
+
+  private watchAcks(
+    client: net.Socket,
+    upstream: net.Socket,
+    onAck: FaultRelayOptions['onBrokerAck'] & {},
+  ): void {
+    const published = new Map<number, { topic: string; payload: Buffer }>();
+    const fromClient = new MqttFrames((first, body) => {
+      const p = publishOf(first, body);
+      if (p) published.set(p.id, { topic: p.topic, payload: Buffer.from(p.payload) });
+    });
+    const fromBroker = new MqttFrames((first, body) => {
+      const id = pubackOf(first, body);
+      const p = id === undefined ? undefined : published.get(id);
+      if (id === undefined || !p) return;
+      published.delete(id);
+      onAck(p.topic, p.payload);
+    });
+    client.on('data', (chunk: Buffer) => fromClient.push(chunk));
+    upstream.on('data', (chunk: Buffer) => fromBroker.push(chunk));
   }
 
   /** Open connections through the relay. */

@@ -22,6 +22,10 @@ export class Ledger {
   duplicates = 0;
   outOfOrder = 0;
   private waiters: Array<() => void> = [];
+  /** When the platform broker acknowledged each uplink (its last PUBACK), by `DevEUI:FCntUp`. */
+  private readonly brokerAckedAt = new Map<string, number>();
+  /** When the platform broker was killed (SIGKILL). */
+  private readonly brokerKilledAt: number[] = [];
 
   /** The FCntUp of a device's next uplink: 0, 1, 2… across every load of the run. */
   allocate(dev: string): number {
@@ -43,6 +47,33 @@ export class Ledger {
 
   noteRefused(dev: string, fCnt: number): void {
     setOf(this.refused, dev).add(fCnt);
+  }
+
+  /** The platform broker acknowledged an uplink (its PUBACK seen on the way to Node-RED). */
+  noteBrokerAcked(dev: string, fCnt: number): void {
+    this.brokerAckedAt.set(`${dev}:${fCnt}`, Date.now());
+  }
+
+  /** The platform broker is being killed (SIGKILL): what it acknowledged and had not passed on is gone. */
+  noteBrokerKilled(): void {
+    this.brokerKilledAt.push(Date.now());
+  }
+
+  /**
+   * Accepted uplinks the broker acknowledged shortly before it was killed, and never passed on: the
+   * broker's loss, not Node-RED's (Node-RED's part ends with the PUBACK). Mosquitto keeps no state
+   * across a SIGKILL, and the kernel resets its sockets, dropping what a subscriber had not read yet.
+   */
+  lostToBrokerKills(): string[] {
+    return this.notDelivered().filter((uplink) => this.lostToBrokerKill(uplink));
+  }
+
+  private lostToBrokerKill(uplink: string): boolean {
+    const acked = this.brokerAckedAt.get(uplink);
+    return (
+      acked !== undefined &&
+      this.brokerKilledAt.some((killed) => killed >= acked && killed - acked <= BROKER_LOSS_WINDOW_MS)
+    );
   }
 
   /** An uplink reached the platform subscriber. */
@@ -81,8 +112,15 @@ export class Ledger {
     return count(this.delivered);
   }
 
-  /** Accepted uplinks neither delivered nor reported refused, as `DevEUI:FCntUp`. */
+  /**
+   * Accepted uplinks neither delivered nor reported refused, as `DevEUI:FCntUp`, except those a killed
+   * broker had acknowledged (`lostToBrokerKills`).
+   */
   lost(): string[] {
+    return this.notDelivered().filter((uplink) => !this.lostToBrokerKill(uplink));
+  }
+
+  private notDelivered(): string[] {
     const out: string[] = [];
     for (const [dev, fCnts] of this.accepted) {
       for (const f of fCnts) {
@@ -149,9 +187,13 @@ export class Ledger {
       duplicates: this.duplicates,
       outOfOrder: this.outOfOrder,
       lost: this.lost().length,
+      ...(this.brokerKilledAt.length > 0 ? { lostToBrokerKills: this.lostToBrokerKills().length } : {}),
     };
   }
 }
+
+/** How long before its death a broker's PUBACK may be for what it acknowledged to count as lost with it. */
+const BROKER_LOSS_WINDOW_MS = 3000;
 
 function setOf(map: Map<string, Set<number>>, key: string): Set<number> {
   let set = map.get(key);

@@ -58,7 +58,14 @@ export class FaultStage {
   async start(): Promise<this> {
     const { platform, auth } = this.options;
     await this.broker.start();
-    this.relay = await new FaultRelay(this.broker.port).start();
+    const parse = platform === 'wmw' ? wmwUplink : cumulocityUplink;
+    const uplinkTopic = platform === 'wmw' ? `uplink_${ENTERPRISE}` : 'event/events/create';
+    this.relay = await new FaultRelay(this.broker.port, {
+      onBrokerAck: (topic, payload) => {
+        const up = topic === uplinkTopic ? parse(payload) : undefined;
+        if (up) this.ledger.noteBrokerAcked(up.dev, up.fCnt);
+      },
+    }).start();
     const { flows, credentials } = faultFlow({
       platformPort: this.relay.port,
       platform,
@@ -68,8 +75,8 @@ export class FaultStage {
     this.options.beforeStart?.(this.red.userDir);
     this.recorder = new PlatformRecorder(this.ledger, {
       url: this.broker.url,
-      topic: platform === 'wmw' ? `uplink_${ENTERPRISE}` : 'event/events/create',
-      parse: platform === 'wmw' ? wmwUplink : cumulocityUplink,
+      topic: uplinkTopic,
+      parse,
       ...(auth ? { username: RECORDER_USER, password: RECORDER_PASSWORD } : {}),
     });
     await this.recorder.connect();
@@ -93,6 +100,7 @@ export class FaultStage {
    */
   async killBroker(downMs: number): Promise<void> {
     this.relay.accepting = false;
+    this.ledger.noteBrokerKilled();
     await killBroker(this.broker);
     this.faults.brokerKills++;
     await new Promise((r) => setTimeout(r, downMs));
