@@ -4,9 +4,10 @@ import { MqttFrames, publishOf, pubackOf } from './mqtt-frames';
 export interface FaultRelayOptions {
   /**
    * Called for each QoS 1 PUBLISH from the client once the broker's PUBACK for it passed through:
-   * what the broker took responsibility for.
+   * what the broker took responsibility for. `openedAt`: when this connection to the broker was
+   * opened (ms since the epoch), which tells which run of the broker answered.
    */
-  onBrokerAck?: (topic: string, payload: Buffer) => void;
+  onBrokerAck?: (topic: string, payload: Buffer, openedAt: number) => void;
 }
 
 /**
@@ -62,6 +63,7 @@ export class FaultRelay {
     upstream: net.Socket,
     onAck: FaultRelayOptions['onBrokerAck'] & {},
   ): void {
+    const openedAt = Date.now();
     const published = new Map<number, { topic: string; payload: Buffer }>();
     const fromClient = new MqttFrames((first, body) => {
       const p = publishOf(first, body);
@@ -72,7 +74,7 @@ export class FaultRelay {
       const p = id === undefined ? undefined : published.get(id);
       if (id === undefined || !p) return;
       published.delete(id);
-      onAck(p.topic, p.payload);
+      onAck(p.topic, p.payload, openedAt);
     });
     client.on('data', (chunk: Buffer) => fromClient.push(chunk));
     upstream.on('data', (chunk: Buffer) => fromBroker.push(chunk));

@@ -37,15 +37,24 @@ describe('fault oracle: what a killed broker had acknowledged', function () {
     if (!hasMosquitto) this.skip();
     const broker = await new Mosquitto().start();
     const acked: string[] = [];
+    const opened: number[] = [];
     const relay = await new FaultRelay(broker.port, {
-      onBrokerAck: (topic, payload) => acked.push(`${topic} ${payload.toString()}`),
+      onBrokerAck: (topic, payload, openedAt) => {
+        acked.push(`${topic} ${payload.toString()}`);
+        opened.push(openedAt);
+      },
     }).start();
+    const before = Date.now();
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${relay.port}`, { reconnectPeriod: 0 });
     try {
       await client.publishAsync('uplink_1', 'first', { qos: 1 });
       await client.publishAsync('uplink_1', 'zero', { qos: 0 });
       await client.publishAsync('other', Buffer.alloc(300, 0x62), { qos: 1 });
       assert.deepEqual(acked, ['uplink_1 first', `other ${'b'.repeat(300)}`]);
+      assert.ok(
+        opened.every((t) => t >= before && t === opened[0]),
+        'both on the one connection',
+      );
     } finally {
       await client.endAsync(true);
       await relay.stop();
@@ -53,19 +62,28 @@ describe('fault oracle: what a killed broker had acknowledged', function () {
     }
   });
 
-  it("counts an uplink as the broker's loss only if the broker acknowledged it shortly before it was killed", async () => {
+  it("counts an uplink as the broker's loss only if a broker acknowledged it and was killed after", async () => {
     const ledger = new Ledger();
-    for (const f of [0, 1, 2, 3]) ledger.noteAccepted('A', f);
+    for (const f of [0, 1, 2, 3, 4]) ledger.noteAccepted('A', f);
     ledger.noteDelivered('A', 0);
-    ledger.noteBrokerAcked('A', 1); // acknowledged, then the broker dies: the broker's loss
+    const first = Date.now();
+    ledger.noteBrokerAcked('A', 1, first); // acknowledged, then the broker dies: the broker's loss
     await sleep(5);
     ledger.noteBrokerKilled();
     await sleep(5);
-    ledger.noteBrokerAcked('A', 2); // acknowledged by the next broker, which lives: lost by us
+    // Sent by the dying broker, read a moment after the kill: the broker's loss too.
+    ledger.noteBrokerAcked('A', 4, first);
+    ledger.noteBrokerAcked('A', 2, Date.now()); // acknowledged by the next broker, which lives: lost by us
     // A 3: never acknowledged: lost by us.
-    assert.deepEqual(ledger.lostToBrokerKills(), ['A:1']);
+    assert.deepEqual(ledger.lostToBrokerKills(), ['A:1', 'A:4']);
     assert.deepEqual(ledger.lost(), ['A:2', 'A:3']);
-    assert.equal(ledger.summary().lostToBrokerKills, 1);
+    assert.equal(ledger.summary().lostToBrokerKills, 2);
     assert.equal(await ledger.settled(0), false, 'what we lost keeps the run unsettled');
+
+    // Acknowledged by a broker that was never killed and never passed on: the oracle's own failure.
+    const alive = new Ledger();
+    alive.noteAccepted('B', 0);
+    alive.noteBrokerAcked('B', 0, Date.now());
+    assert.deepEqual([alive.lost(), alive.lostToBrokerKills()], [['B:0'], []]);
   });
 });

@@ -22,8 +22,11 @@ export class Ledger {
   duplicates = 0;
   outOfOrder = 0;
   private waiters: Array<() => void> = [];
-  /** When the platform broker acknowledged each uplink (its last PUBACK), by `DevEUI:FCntUp`. */
-  private readonly brokerAckedAt = new Map<string, number>();
+  /**
+   * When the connection that carried the platform broker's last PUBACK of each uplink was opened, by
+   * `DevEUI:FCntUp`.
+   */
+  private readonly brokerAckedOn = new Map<string, number>();
   /** When the platform broker was killed (SIGKILL). */
   private readonly brokerKilledAt: number[] = [];
 
@@ -49,9 +52,12 @@ export class Ledger {
     setOf(this.refused, dev).add(fCnt);
   }
 
-  /** The platform broker acknowledged an uplink (its PUBACK seen on the way to Node-RED). */
-  noteBrokerAcked(dev: string, fCnt: number): void {
-    this.brokerAckedAt.set(`${dev}:${fCnt}`, Date.now());
+  /**
+   * The platform broker acknowledged an uplink (its PUBACK seen on the way to Node-RED), on a
+   * connection opened at `openedAt`.
+   */
+  noteBrokerAcked(dev: string, fCnt: number, openedAt: number): void {
+    this.brokerAckedOn.set(`${dev}:${fCnt}`, openedAt);
   }
 
   /** The platform broker is being killed (SIGKILL): what it acknowledged and had not passed on is gone. */
@@ -60,20 +66,27 @@ export class Ledger {
   }
 
   /**
-   * Accepted uplinks the broker acknowledged shortly before it was killed, and never passed on: the
-   * broker's loss, not Node-RED's (Node-RED's part ends with the PUBACK). Mosquitto keeps no state
-   * across a SIGKILL, and the kernel resets its sockets, dropping what a subscriber had not read yet.
+   * Accepted uplinks a broker acknowledged and then lost when it was killed, never passed on to the
+   * subscriber: the broker's loss, not Node-RED's (Node-RED's part ends with the PUBACK). Mosquitto
+   * keeps no state across a SIGKILL.
    */
   lostToBrokerKills(): string[] {
     return this.notDelivered().filter((uplink) => this.lostToBrokerKill(uplink));
   }
 
+  /** Of these uplinks, those a platform broker acknowledged at some time (a PUBACK reached Node-RED). */
+  brokerAcked(uplinks: string[]): string[] {
+    return uplinks.filter((u) => this.brokerAckedOn.has(u));
+  }
+
+  /**
+   * The connection that carried the PUBACK was to a broker killed later (opened before a kill): the
+   * broker took the uplink and died before its subscriber read it (a slow subscriber leaves it in the
+   * broker's queue, which a SIGKILL loses). Node-RED's part ended with the PUBACK, however long before.
+   */
   private lostToBrokerKill(uplink: string): boolean {
-    const acked = this.brokerAckedAt.get(uplink);
-    return (
-      acked !== undefined &&
-      this.brokerKilledAt.some((killed) => killed >= acked && killed - acked <= BROKER_LOSS_WINDOW_MS)
-    );
+    const openedAt = this.brokerAckedOn.get(uplink);
+    return openedAt !== undefined && this.brokerKilledAt.some((killed) => killed >= openedAt);
   }
 
   /** An uplink reached the platform subscriber. */
@@ -191,9 +204,6 @@ export class Ledger {
     };
   }
 }
-
-/** How long before its death a broker's PUBACK may be for what it acknowledged to count as lost with it. */
-const BROKER_LOSS_WINDOW_MS = 3000;
 
 function setOf(map: Map<string, Set<number>>, key: string): Set<number> {
   let set = map.get(key);

@@ -61,9 +61,9 @@ export class FaultStage {
     const parse = platform === 'wmw' ? wmwUplink : cumulocityUplink;
     const uplinkTopic = platform === 'wmw' ? `uplink_${ENTERPRISE}` : 'event/events/create';
     this.relay = await new FaultRelay(this.broker.port, {
-      onBrokerAck: (topic, payload) => {
+      onBrokerAck: (topic, payload, openedAt) => {
         const up = topic === uplinkTopic ? parse(payload) : undefined;
-        if (up) this.ledger.noteBrokerAcked(up.dev, up.fCnt);
+        if (up) this.ledger.noteBrokerAcked(up.dev, up.fCnt, openedAt);
       },
     }).start();
     const { flows, credentials } = faultFlow({
