@@ -61,7 +61,7 @@ export class FaultRelay {
   private watchAcks(
     client: net.Socket,
     upstream: net.Socket,
-    onAck: FaultRelayOptions['onBrokerAck'] & {},
+    onAck: NonNullable<FaultRelayOptions['onBrokerAck']>,
   ): void {
     const openedAt = Date.now();
     const published = new Map<number, { topic: string; payload: Buffer }>();
@@ -71,8 +71,9 @@ export class FaultRelay {
     });
     const fromBroker = new MqttFrames((first, body) => {
       const id = pubackOf(first, body);
-      const p = id === undefined ? undefined : published.get(id);
-      if (id === undefined || !p) return;
+      if (id === undefined) return;
+      const p = published.get(id);
+      if (!p) return;
       published.delete(id);
       onAck(p.topic, p.payload, openedAt);
     });

@@ -11,8 +11,8 @@ describe('fault oracle: what a killed broker had acknowledged', function () {
   this.timeout(20000);
 
   it('reads MQTT packets split across chunks and glued together', () => {
-    const packets: Array<{ first: number; body: string }> = [];
-    const frames = new MqttFrames((first, body) => packets.push({ first, body: body.toString('hex') }));
+    const packets: Array<{ first: number; body: Buffer }> = [];
+    const frames = new MqttFrames((first, body) => packets.push({ first, body: Buffer.from(body) }));
     const topic = Buffer.from('uplink_1');
     const payload = Buffer.alloc(200, 0x61);
     const body = Buffer.concat([Buffer.from([0, topic.length]), topic, Buffer.from([0x12, 0x34]), payload]);
@@ -28,7 +28,7 @@ describe('fault oracle: what a killed broker had acknowledged', function () {
         [0x32, 0x40],
         `cut at ${cut}`,
       );
-      const p = publishOf(0x32, Buffer.from(packets[0].body, 'hex'))!;
+      const p = publishOf(packets[0].first, packets[0].body)!;
       assert.deepEqual([p.id, p.topic, p.payload.length], [0x1234, 'uplink_1', 200]);
     }
   });
