@@ -237,6 +237,12 @@ describe('Cumulocity agent manners against a mosquitto tenant stand-in (heartbea
       tenant.lines('s/us').filter((l) => l.startsWith('101,')),
       [`101,${CHILD},"LoRa ${DEVEUI}",c8y_ThingParkLoRaDevice`],
     );
+    // The uplink's measurements reach the tenant after the broker's PUBACK: in before the records are cleared.
+    await waitFor(
+      () => tenant.lines(CHILD_TOPIC).filter((l) => l.startsWith('201,')).length === 2,
+      5000,
+      'measurements',
+    );
     tenant.children.delete(CHILD); // deleted in the UI
     tenant.records.length = 0;
     relay.reset(); // next connect: 114 refresh, then 105
