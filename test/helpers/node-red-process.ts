@@ -5,6 +5,8 @@ import * as path from 'path';
 import { freePort } from '../../testkit/broker';
 import { repoRoot } from '../../testkit/paths';
 
+const FLOWS_STARTED = '[test] flows started';
+
 /**
  * A real Node-RED in its own process (from the dev dependencies) with this package installed in a
  * user directory of its own: for tests that kill and restart it.
@@ -35,9 +37,11 @@ export class NodeRedProcess {
   async start(): Promise<void> {
     if (!this.port) this.port = await freePort();
     const settings = path.join(this.userDir, 'settings.js');
+    // Node-RED answers its admin API before the flows have started (the nodes' HTTP routes are not
+    // there yet), so a second logger marks the moment the flows are running, whatever the console level.
     fs.writeFileSync(
       settings,
-      `module.exports = ${JSON.stringify({
+      `const settings = ${JSON.stringify({
         uiHost: '127.0.0.1',
         uiPort: this.port,
         flowFile: 'flows.json',
@@ -47,8 +51,21 @@ export class NodeRedProcess {
         logging: { console: { level: 'warn' } },
         editorTheme: { tours: false, palette: { catalogues: [] } },
         ...this.extraSettings,
-      })};`,
+      })};
+settings.logging = Object.assign({}, settings.logging, {
+  testFlowsStarted: {
+    level: 'info',
+    metrics: false,
+    audit: false,
+    handler: () => (entry) => {
+      if (/^(Started flows|Waiting for missing types)/.test(String(entry.msg)))
+        process.stdout.write('${FLOWS_STARTED}\\n');
+    },
+  },
+});
+module.exports = settings;`,
     );
+    const startedBefore = this.output.split(FLOWS_STARTED).length;
     this.proc = spawn(
       process.execPath,
       [
@@ -67,7 +84,8 @@ export class NodeRedProcess {
     const end = Date.now() + 30000;
     for (;;) {
       try {
-        if ((await fetch(`${this.url}/flows`)).ok) return;
+        if (this.output.split(FLOWS_STARTED).length > startedBefore && (await fetch(`${this.url}/flows`)).ok)
+          return;
       } catch {
         // not listening yet
       }
