@@ -248,7 +248,9 @@ export class DeliveryQueue<T = unknown> extends QueuePersistence<T> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.writeRetryTimer) clearTimeout(this.writeRetryTimer);
     if (this.writeBehindTimer) clearTimeout(this.writeBehindTimer);
+    if (this.deleteHoldTimer) clearTimeout(this.deleteHoldTimer);
     this.retryTimer = undefined;
+    this.deleteHoldTimer = undefined;
     this.writeRetryTimer = undefined;
     this.writeBehindTimer = undefined;
   }

@@ -21,6 +21,14 @@ const FETCH_KEYS = 256;
 const MAX_WRITE_PUSHES = 2000;
 /** Pause before writing again after a storage write failed. */
 const WRITE_RETRY_MS = 1000;
+/**
+ * A write of nothing but deletes waits for this many (at most half the window), or this long: a drained
+ * backlog is deleted per device from a table filled in arrival order, so nearly every delete lands on a
+ * page of its own, and SQLite writes each page a commit touches (to the WAL, then the checkpoint).
+ * Fewer, larger commits write each page fewer times. Deletes not yet written count against the window.
+ */
+const DELETE_HOLD_COUNT = 600;
+const DELETE_HOLD_MS = 8;
 
 function counterAfter(ks: KeyState, dc: number, db: number): KeyCounter {
   return { key: ks.key, count: Math.max(0, ks.count + dc), bytes: Math.max(0, ks.bytes + db) };
@@ -28,12 +36,31 @@ function counterAfter(ks: KeyState, dc: number, db: number): KeyCounter {
 
 export abstract class QueuePersistence<T> extends QueueAdmission<T> {
   protected hasWrites(): boolean {
-    return (
-      this.duePushes() > 0 ||
-      this.pendingDeletes.length > 0 ||
-      this.pendingDead.length > 0 ||
-      this.writeNeeded
-    );
+    return this.duePushes() > 0 || this.pendingDead.length > 0 || this.writeNeeded || this.deletesDue();
+  }
+
+  /** Whether the pending deletes should be written now, or held for more (then a timer wakes the worker). */
+  protected deletesDue(): boolean {
+    const pending = this.pendingDeletes.length;
+    if (pending === 0) return false;
+    if (
+      this.closePromise ||
+      this.store.kind !== 'sqlite' ||
+      pending >= Math.min(DELETE_HOLD_COUNT, Math.floor(this.maxInflight / 2))
+    )
+      return true;
+    const now = Date.now();
+    this.deletesHeldSince ??= now;
+    const wait = this.deletesHeldSince + DELETE_HOLD_MS - now;
+    if (wait <= 0) return true;
+    if (!this.deleteHoldTimer) {
+      this.deleteHoldTimer = setTimeout(() => {
+        this.deleteHoldTimer = undefined;
+        this.scheduleWork();
+      }, wait);
+      this.deleteHoldTimer.unref();
+    }
+    return false;
   }
 
   /**
@@ -122,6 +149,7 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
     this.pendingPushes = due === this.pendingPushes.length ? [] : this.pendingPushes.slice(due);
     for (const p of pushes) this.pendingPushBytes -= p.size;
     this.pendingDeletes = [];
+    this.deletesHeldSince = undefined;
     this.pendingDead = [];
     this.writeNeeded = false;
     const clearDead = this.clearDeadRequested;

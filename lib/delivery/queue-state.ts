@@ -83,6 +83,9 @@ export abstract class QueueState<T> {
   protected writingPushes = 0;
   protected writingPushBytes = 0;
   protected pendingDeletes: PendingDelete[] = [];
+  /** When the worker first held back the pending deletes for a larger write. */
+  protected deletesHeldSince: number | undefined;
+  protected deleteHoldTimer: NodeJS.Timeout | undefined;
   protected pendingDead: string[] = [];
 
   protected count = 0;

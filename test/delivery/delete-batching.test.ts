@@ -1,0 +1,129 @@
+import { strict as assert } from 'assert';
+import { ack, DeliveryQueue, openQueue } from '../../lib/delivery';
+import { loadSqlite } from '../../lib/delivery/sqlite-db';
+import { SqliteStore } from '../../lib/delivery/sqlite-store';
+import type { StoreBatch } from '../../lib/delivery/store';
+import { range, recorder, sleep, TempDirs, waitFor, type Body } from './helpers';
+
+/** The real SQLite store, noting the size of each write that only deletes, and when it was made. */
+class DeleteCountingStore extends SqliteStore {
+  readonly deleteWrites: Array<{ deletes: number; at: number }> = [];
+  constructor(file: string) {
+    super(loadSqlite(), file);
+  }
+  override write(batch: StoreBatch): Promise<void> {
+    if (batch.puts.length === 0 && batch.deadPuts.length === 0 && batch.deletes.length > 0)
+      this.deleteWrites.push({ deletes: batch.deletes.length, at: Date.now() });
+    return super.write(batch);
+  }
+  get deleted(): number {
+    return this.deleteWrites.reduce((sum, w) => sum + w.deletes, 0);
+  }
+}
+
+/**
+ * Acknowledges one delivery per turn of the event loop, in the order sent: answers coming back one by
+ * one over a connection, each delete due on its own.
+ */
+function acksOnePerTurn() {
+  const waiting: Array<() => void> = [];
+  let turning = false;
+  const turn = (): void => {
+    waiting.shift()?.();
+    if (waiting.length > 0) setImmediate(turn);
+    else turning = false;
+  };
+  return recorder(
+    () =>
+      new Promise((resolve) => {
+        waiting.push(() => resolve(ack()));
+        if (!turning) {
+          turning = true;
+          setImmediate(turn);
+        }
+      }),
+  );
+}
+
+describe('delivery queue: deletes written in fewer, larger commits on SQLite', () => {
+  const dirs = new TempDirs();
+  let queue: DeliveryQueue<Body> | undefined;
+
+  afterEach(async () => {
+    await queue?.close({ drainMs: 0 });
+    queue = undefined;
+    dirs.cleanup();
+  });
+
+  it('a backlog draining as answers trickle in is deleted in commits of many entries, not one per answer', async () => {
+    const store = new DeleteCountingStore(dirs.make());
+    const rec = acksOnePerTurn();
+    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver, maxInflight: 200 });
+    await queue.ready;
+    await Promise.all(range(0, 3000).map((n) => queue!.push(`dev${n % 300}`, { n })));
+    queue.start();
+    await waitFor(() => queue!.length === 0, 20000, 'drained');
+    assert.equal(store.deleted, 3000);
+    const perCommit = store.deleted / store.deleteWrites.length;
+    assert.ok(
+      perCommit >= 10,
+      `${store.deleteWrites.length} commits of deletes, ${perCommit.toFixed(1)} deletes per commit`,
+    );
+    assert.ok(
+      store.deleteWrites.every((w) => w.deletes <= 200),
+      'never more deletes held than the window lets settle',
+    );
+  });
+
+  it('a lone acknowledgement is deleted on its own within a few milliseconds, with nothing else happening', async () => {
+    const store = new DeleteCountingStore(dirs.make());
+    const rec = recorder();
+    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver });
+    await queue.ready;
+    await queue.push('dev', { n: 1 });
+    queue.start();
+    await waitFor(() => rec.acked.length === 1, 2000, 'acknowledged');
+    const ackedAt = Date.now();
+    await waitFor(() => store.deleted === 1, 2000, 'its delete written');
+    const took = store.deleteWrites[0].at - ackedAt;
+    assert.ok(took < 500, `written ${took} ms after the acknowledgement`);
+    assert.equal(queue.length, 0);
+  });
+
+  it('a window of 4 is never held for the timer: deletes are written once two are waiting', async () => {
+    const store = new DeleteCountingStore(dirs.make());
+    const rec = recorder();
+    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver, maxInflight: 4 });
+    await queue.ready;
+    await Promise.all(range(0, 400).map((n) => queue!.push(`dev${n % 40}`, { n })));
+    queue.start();
+    await waitFor(() => queue!.length === 0, 20000, 'drained');
+    assert.ok(
+      store.deleteWrites.every((w) => w.deletes <= 4),
+      'no write holds more than the window',
+    );
+    // Held for the timer, 400 deletes two at a time would take 200 × 8 ms; written as they reach two,
+    // the drain takes a fraction of that.
+    const span = store.deleteWrites.at(-1)!.at - store.deleteWrites[0].at;
+    const timed = store.deleteWrites.filter((w, i) => i > 0 && w.at - store.deleteWrites[i - 1].at >= 8);
+    assert.ok(
+      timed.length < store.deleteWrites.length / 4,
+      `${timed.length} of ${store.deleteWrites.length} writes came 8 ms or more after the one before (${span} ms in all)`,
+    );
+  });
+
+  it('close writes the held deletes: nothing acknowledged is sent again after reopening', async () => {
+    const file = dirs.make();
+    const first = recorder();
+    ({ queue } = await openQueue<Body>({ file, deliver: first.deliver, maxInflight: 1000 }));
+    await Promise.all(range(0, 50).map((n) => queue!.push(`dev${n % 5}`, { n })));
+    queue.start();
+    await waitFor(() => first.acked.length === 50, 2000, 'acknowledged');
+    await queue.close();
+    const second = recorder();
+    ({ queue } = await openQueue<Body>({ file, deliver: second.deliver, autoStart: true }));
+    assert.equal(queue.length, 0);
+    await sleep(50);
+    assert.deepEqual(second.attempts, []);
+  });
+});
