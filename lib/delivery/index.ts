@@ -11,8 +11,9 @@
  *   await queue.close();                        // node close; queue.destroy() when the node is removed
  *
  * `deliver(entry)` resolves to ack(), retryable(err) or permanent(err). Entries of one key go in push
- * order, keys round-robin; at most `maxInflight` deliveries (plus acknowledged entries whose delete is
- * not yet written) are outstanding, so a crash sends at most that many again. While the platform is
+ * order, keys round-robin; at most `maxInflight` deliveries plus acknowledged entries whose delete is
+ * not yet written are outstanding, less the deletes held for one larger write (on SQLite, half the
+ * window, at most 600), so a crash sends at most `maxInflight` plus those again. While the platform is
  * connected and keeping up, entries go out from memory as they are pushed, and one acknowledged within
  * `writeBehindMs` (50 ms) is never written: the disk is for what the platform has not taken yet.
  */

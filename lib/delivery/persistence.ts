@@ -1,5 +1,6 @@
 import { toError } from './errors';
 import type { KeyState, LiveEntry, PendingPush } from './key-state';
+import { DELETE_HOLD_MS } from './queue-state';
 import { QueueAdmission } from './admission';
 import type { PendingDelete } from './queue-state';
 import { MAX_FETCH } from './scheduling';
@@ -21,14 +22,6 @@ const FETCH_KEYS = 256;
 const MAX_WRITE_PUSHES = 2000;
 /** Pause before writing again after a storage write failed. */
 const WRITE_RETRY_MS = 1000;
-/**
- * A write of nothing but deletes waits for this many (at most half the window), or this long: a drained
- * backlog is deleted per device from a table filled in arrival order, so nearly every delete lands on a
- * page of its own, and SQLite writes each page a commit touches (to the WAL, then the checkpoint).
- * Fewer, larger commits write each page fewer times. Deletes not yet written count against the window.
- */
-const DELETE_HOLD_COUNT = 600;
-const DELETE_HOLD_MS = 8;
 
 function counterAfter(ks: KeyState, dc: number, db: number): KeyCounter {
   return { key: ks.key, count: Math.max(0, ks.count + dc), bytes: Math.max(0, ks.bytes + db) };
@@ -43,12 +36,7 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
   protected deletesDue(): boolean {
     const pending = this.pendingDeletes.length;
     if (pending === 0) return false;
-    if (
-      this.closePromise ||
-      this.store.kind !== 'sqlite' ||
-      pending >= Math.min(DELETE_HOLD_COUNT, Math.floor(this.maxInflight / 2))
-    )
-      return true;
+    if (this.closePromise || pending >= this.deleteHold) return true;
     const now = Date.now();
     this.deletesHeldSince ??= now;
     const wait = this.deletesHeldSince + DELETE_HOLD_MS - now;

@@ -42,6 +42,15 @@ export interface PendingDelete {
   sent: boolean;
 }
 
+/**
+ * A write of nothing but deletes waits for this many (at most half the window), or this long: a drained
+ * backlog is deleted per device from a table filled in arrival order, so nearly every delete lands on a
+ * page of its own, and SQLite writes each page a commit touches (to the WAL, then the checkpoint).
+ * Fewer, larger commits write each page fewer times.
+ */
+const DELETE_HOLD_COUNT = 600;
+export const DELETE_HOLD_MS = 25;
+
 function positiveInt(name: string, value: number | undefined, fallback: number, max = Infinity): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1 || v > max) {
@@ -97,10 +106,13 @@ export abstract class QueueState<T> {
   protected nextDeadId = 0;
   protected inflight = 0;
   /**
-   * Entries settled (acknowledged or dead-lettered) whose delete is not written yet. They count in the
-   * inflight window, so a crash sends again at most `maxInflight` entries.
+   * Entries settled (acknowledged or dead-lettered) whose delete is not written yet. Beyond the
+   * `deleteHold` held for a larger write, they take room in the inflight window: a crash sends again
+   * at most `maxInflight + deleteHold` entries.
    */
   protected unwritten = 0;
+  /** Deletes held back for one larger write (SQLite: see DELETE_HOLD_COUNT), outside the window. */
+  protected readonly deleteHold: number;
 
   protected state: QueueStats['state'] = 'opening';
   protected isOpen = false;
@@ -143,6 +155,8 @@ export abstract class QueueState<T> {
     this.maxInflight = positiveInt('maxInflight', options.maxInflight, 1000, MAX_INFLIGHT_LIMIT);
     this.perKeyInflight = positiveInt('perKeyInflight', options.perKeyInflight, 1, this.maxInflight);
     this.readAhead = positiveInt('readAhead', options.readAhead, Math.max(256, 2 * this.maxInflight));
+    this.deleteHold =
+      store.kind === 'sqlite' ? Math.min(DELETE_HOLD_COUNT, Math.floor(this.maxInflight / 2)) : 0;
     this.retryOptions = options.retry ?? {};
     this.deadLetterMax = positiveInt('deadLetterMax', options.deadLetterMax, 1000);
     this.random = options.random ?? Math.random;

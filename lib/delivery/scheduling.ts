@@ -49,7 +49,7 @@ export abstract class QueueScheduling<T> extends QueueState<T> {
   }
 
   protected pump(): void {
-    while (this.running && this.inflight + this.unwritten < this.maxInflight) {
+    while (this.running && this.inflight + Math.max(0, this.unwritten - this.deleteHold) < this.maxInflight) {
       const ks = this.ring.shift();
       if (!ks) break;
       ks.inRing = false;

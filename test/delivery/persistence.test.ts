@@ -119,10 +119,11 @@ describe('delivery queue: restarts and crashes', () => {
         `order of ${key}`,
       );
     }
-    // Sent again: acknowledged in the child but its delete not yet written. Those count in the
-    // inflight window (16 in the child), so at most that many come twice.
+    // Sent again: acknowledged in the child but its delete not yet written. Beyond the 8 deletes held
+    // for a larger write (half the window), those count in the inflight window (16 in the child), so
+    // at most 16 + 8 come twice.
     const again = [...present].filter((n) => acked.has(n)).length;
-    assert.ok(again <= 16, `${again} acknowledged entries sent again`);
+    assert.ok(again <= 16 + 8, `${again} acknowledged entries sent again`);
   });
 
   it('waits for the queue it replaces to close (a redeploy), then takes over its entries', async () => {
