@@ -17,6 +17,11 @@ export const ENTERPRISE = 'faults';
  */
 export const MAX_INFLIGHT = 1000;
 export const PER_DEVICE_INFLIGHT = 32;
+/**
+ * Sent again at most per fault: the window, plus the deletes of confirmed messages held for one larger
+ * write (half the window: lib/delivery, README "Duplicates"), lost when Node-RED is killed.
+ */
+export const MAX_SENT_AGAIN = MAX_INFLIGHT + MAX_INFLIGHT / 2;
 
 /**
  * How far Node-RED's memory may stay above its level before the faults once everything is delivered,
