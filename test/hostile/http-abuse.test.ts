@@ -188,7 +188,10 @@ describe('uplink in endpoint abuse, in a real Node-RED process', function () {
           all.map(() => 413),
         );
         const grown = rss(red) - before;
-        const bound = (contentType === 'text/plain' ? 64 : 192) * 1024 * 1024;
+        // Buffered whole, the 20 bodies would be 320 MiB. What is read and dropped is garbage the young
+        // generation may keep committed: Node 26 lets it reach 84 MB on a large machine when no platform
+        // connection caps it (71 MiB seen for text/plain once, in a full run).
+        const bound = (contentType === 'text/plain' ? 128 : 192) * 1024 * 1024;
         assert.ok(grown < bound, `RSS grew by ${Math.round(grown / 1048576)} MiB for 20 oversized streams`);
       });
 
