@@ -45,7 +45,8 @@ describe('codec host: codecs run in a child process that a codec may bring down,
     );
     const bad = sandbox(
       `${hostile}\nfunction decodeUplink(input) { return input.fPort === 66 ? hostileDecode(input) : { data: { ok: input.bytes[0] } }; }`,
-      10000,
+      // Time enough to reach the heap bound first: the fill takes 3–10 s on a loaded 2-core machine.
+      30000,
     );
     const good = sandbox('function decodeUplink(input) { return { data: { good: input.bytes[0] } }; }');
     await good.functions();

@@ -1,10 +1,10 @@
 import { strict as assert } from 'assert';
-import { ack, DeliveryQueue, openQueue } from '../../lib/delivery';
+import { ack, DeliveryQueue, openQueue, type EngineOptions } from '../../lib/delivery';
 import { DELETE_HOLD_MS } from '../../lib/delivery/queue-state';
 import { loadSqlite } from '../../lib/delivery/sqlite-db';
 import { SqliteStore } from '../../lib/delivery/sqlite-store';
 import type { StoreBatch } from '../../lib/delivery/store';
-import { range, recorder, sleep, TempDirs, waitFor, type Body } from './helpers';
+import { queueSandbox, range, recorder, sleep, waitFor, type Body } from './helpers';
 
 /** The real SQLite store, noting the size of each write that only deletes, and when it was made. */
 class DeleteCountingStore extends SqliteStore {
@@ -47,23 +47,27 @@ function acksOnePerTurn() {
 }
 
 describe('delivery queue: deletes written in fewer, larger commits on SQLite', () => {
-  const dirs = new TempDirs();
-  let queue: DeliveryQueue<Body> | undefined;
+  const sandbox = queueSandbox();
 
-  afterEach(async () => {
-    await queue?.close({ drainMs: 0 });
-    queue = undefined;
-    dirs.cleanup();
-  });
+  /** A queue on `store`, started once `entries` are queued over `keys` devices; resolves when drained. */
+  async function drain(
+    store: SqliteStore,
+    deliver: EngineOptions<Body>['deliver'],
+    maxInflight: number,
+    entries: number,
+    keys: number,
+  ): Promise<DeliveryQueue<Body>> {
+    const queue = sandbox.track(new DeliveryQueue<Body>(store, { deliver, maxInflight }));
+    await queue.ready;
+    await Promise.all(range(0, entries).map((n) => queue.push(`dev${n % keys}`, { n })));
+    queue.start();
+    await waitFor(() => queue.length === 0, 20000, 'drained');
+    return queue;
+  }
 
   it('a backlog draining as answers trickle in is deleted in commits of many entries, not one per answer', async () => {
-    const store = new DeleteCountingStore(dirs.make());
-    const rec = acksOnePerTurn();
-    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver, maxInflight: 200 });
-    await queue.ready;
-    await Promise.all(range(0, 3000).map((n) => queue!.push(`dev${n % 300}`, { n })));
-    queue.start();
-    await waitFor(() => queue!.length === 0, 20000, 'drained');
+    const store = new DeleteCountingStore(sandbox.file());
+    await drain(store, acksOnePerTurn().deliver, 200, 3000, 300);
     assert.equal(store.deleted, 3000);
     const perCommit = store.deleted / store.deleteWrites.length;
     assert.ok(
@@ -77,7 +81,7 @@ describe('delivery queue: deletes written in fewer, larger commits on SQLite', (
   });
 
   it('deletes held for a larger write leave the whole window to deliveries', async () => {
-    const store = new DeleteCountingStore(dirs.make());
+    const store = new DeleteCountingStore(sandbox.file());
     let inflight = 0;
     const seen: number[] = [];
     const turns = acksOnePerTurn();
@@ -88,11 +92,7 @@ describe('delivery queue: deletes written in fewer, larger commits on SQLite', (
       inflight--;
       return r;
     });
-    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver, maxInflight: 20 });
-    await queue.ready;
-    await Promise.all(range(0, 2000).map((n) => queue!.push(`dev${n % 100}`, { n })));
-    queue.start();
-    await waitFor(() => queue!.length === 0, 20000, 'drained');
+    await drain(store, rec.deliver, 20, 2000, 100);
     // Counted at each delivery, after the window first filled: held deletes (up to 10 here) taking room
     // in the window would let it fall to 10 before each write.
     const steady = seen.slice(seen.indexOf(20));
@@ -102,9 +102,9 @@ describe('delivery queue: deletes written in fewer, larger commits on SQLite', (
   });
 
   it('a lone acknowledgement is deleted on its own within a few milliseconds, with nothing else happening', async () => {
-    const store = new DeleteCountingStore(dirs.make());
+    const store = new DeleteCountingStore(sandbox.file());
     const rec = recorder();
-    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver });
+    const queue = sandbox.track(new DeliveryQueue<Body>(store, { deliver: rec.deliver }));
     await queue.ready;
     await queue.push('dev', { n: 1 });
     queue.start();
@@ -117,13 +117,8 @@ describe('delivery queue: deletes written in fewer, larger commits on SQLite', (
   });
 
   it('a window of 4 is never held for the timer: deletes are written once two are waiting', async () => {
-    const store = new DeleteCountingStore(dirs.make());
-    const rec = recorder();
-    queue = new DeliveryQueue<Body>(store, { deliver: rec.deliver, maxInflight: 4 });
-    await queue.ready;
-    await Promise.all(range(0, 400).map((n) => queue!.push(`dev${n % 40}`, { n })));
-    queue.start();
-    await waitFor(() => queue!.length === 0, 20000, 'drained');
+    const store = new DeleteCountingStore(sandbox.file());
+    await drain(store, recorder().deliver, 4, 400, 40);
     assert.ok(
       store.deleteWrites.every((w) => w.deletes <= 4 + 2),
       'no write holds more than the window and the hold',
@@ -138,16 +133,18 @@ describe('delivery queue: deletes written in fewer, larger commits on SQLite', (
   });
 
   it('close writes the held deletes: nothing acknowledged is sent again after reopening', async () => {
-    const file = dirs.make();
+    const file = sandbox.file();
     const first = recorder();
-    ({ queue } = await openQueue<Body>({ file, deliver: first.deliver, maxInflight: 1000 }));
-    await Promise.all(range(0, 50).map((n) => queue!.push(`dev${n % 5}`, { n })));
+    const queue = sandbox.track(
+      (await openQueue<Body>({ file, deliver: first.deliver, maxInflight: 1000 })).queue,
+    );
+    await Promise.all(range(0, 50).map((n) => queue.push(`dev${n % 5}`, { n })));
     queue.start();
     await waitFor(() => first.acked.length === 50, 2000, 'acknowledged');
     await queue.close();
     const second = recorder();
-    ({ queue } = await openQueue<Body>({ file, deliver: second.deliver, autoStart: true }));
-    assert.equal(queue.length, 0);
+    const reopened = await openQueue<Body>({ file, deliver: second.deliver, autoStart: true });
+    assert.equal(sandbox.track(reopened.queue).length, 0);
     await sleep(50);
     assert.deepEqual(second.attempts, []);
   });

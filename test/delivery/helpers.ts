@@ -18,6 +18,29 @@ export class TempDirs {
   }
 }
 
+/**
+ * Queue files for a suite's tests, and the queues they open: after each test the queues are closed
+ * (without waiting for deliveries) and the files removed.
+ */
+export function queueSandbox(): {
+  file(): string;
+  track<Q extends { close(options?: { drainMs?: number }): Promise<void> }>(queue: Q): Q;
+} {
+  const dirs = new TempDirs();
+  const opened: Array<{ close(options?: { drainMs?: number }): Promise<void> }> = [];
+  afterEach(async () => {
+    for (const queue of opened.splice(0)) await queue.close({ drainMs: 0 });
+    dirs.cleanup();
+  });
+  return {
+    file: () => dirs.make(),
+    track: (queue) => {
+      opened.push(queue);
+      return queue;
+    },
+  };
+}
+
 export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const start = Date.now();
   while (!cond()) {
