@@ -1,8 +1,7 @@
 import { toError } from './errors';
 import type { KeyState, LiveEntry, PendingPush } from './key-state';
-import { DELETE_HOLD_MS } from './queue-state';
 import { QueueAdmission } from './admission';
-import type { PendingDelete } from './queue-state';
+import { DELETE_HOLD_MS, type PendingDelete } from './queue-state';
 import { MAX_FETCH } from './scheduling';
 import type { KeyCounter, KeyRead, StoreBatch, StoredEntry } from './store';
 
