@@ -247,12 +247,10 @@ export class DeliveryQueue<T = unknown> extends QueuePersistence<T> {
   protected clearTimers(): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.writeRetryTimer) clearTimeout(this.writeRetryTimer);
-    if (this.writeBehindTimer) clearTimeout(this.writeBehindTimer);
-    if (this.deleteHoldTimer) clearTimeout(this.deleteHoldTimer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.retryTimer = undefined;
-    this.deleteHoldTimer = undefined;
     this.writeRetryTimer = undefined;
-    this.writeBehindTimer = undefined;
+    this.wakeTimer = undefined;
   }
 
   protected idle(): Promise<void> {

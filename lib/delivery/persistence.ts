@@ -40,13 +40,7 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
     this.deletesHeldSince ??= now;
     const wait = this.deletesHeldSince + DELETE_HOLD_MS - now;
     if (wait <= 0) return true;
-    if (!this.deleteHoldTimer) {
-      this.deleteHoldTimer = setTimeout(() => {
-        this.deleteHoldTimer = undefined;
-        this.scheduleWork();
-      }, wait);
-      this.deleteHoldTimer.unref();
-    }
+    this.wakeWorkerAt(now + wait);
     return false;
   }
 
@@ -70,16 +64,25 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
 
   /** Wakes the worker when the oldest deferred push is due. */
   protected armWriteBehind(): void {
-    if (this.writeBehindTimer || this.pendingPushes.length === 0 || this.closePromise) return;
-    const wait = this.pendingPushes[0].at + this.writeBehindMs - Date.now();
-    this.writeBehindTimer = setTimeout(
+    if (this.pendingPushes.length === 0 || this.closePromise) return;
+    this.wakeWorkerAt(this.pendingPushes[0].at + this.writeBehindMs);
+  }
+
+  /** Wakes the worker at `at` (a Date.now() time), unless it is already to be woken by then. */
+  protected wakeWorkerAt(at: number): void {
+    if (this.wakeTimer) {
+      if (this.wakeAt <= at) return;
+      clearTimeout(this.wakeTimer);
+    }
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(
       () => {
-        this.writeBehindTimer = undefined;
+        this.wakeTimer = undefined;
         this.scheduleWork();
       },
-      Math.max(1, wait),
+      Math.max(1, at - Date.now()),
     );
-    this.writeBehindTimer.unref();
+    this.wakeTimer.unref();
   }
 
   protected canFetch(): boolean {

@@ -76,7 +76,9 @@ export abstract class QueueState<T> {
   protected readonly random: () => number;
   protected readonly dropReporter: DropReporter;
   protected readonly writeBehindMs: number;
-  protected writeBehindTimer: NodeJS.Timeout | undefined;
+  /** Wakes the worker for what it left waiting: the write-behind of pushes, the hold of deletes. */
+  protected wakeTimer: NodeJS.Timeout | undefined;
+  protected wakeAt = 0;
 
   protected readonly keys = new Map<string, KeyState>();
   protected readonly ring = new KeyFifo('ringNext');
@@ -94,7 +96,6 @@ export abstract class QueueState<T> {
   protected pendingDeletes: PendingDelete[] = [];
   /** When the worker first held back the pending deletes for a larger write. */
   protected deletesHeldSince: number | undefined;
-  protected deleteHoldTimer: NodeJS.Timeout | undefined;
   protected pendingDead: string[] = [];
 
   protected count = 0;
