@@ -246,7 +246,12 @@ export abstract class QueueScheduling<T> extends QueueState<T> {
       this.scheduleWork();
     } else if (p && !p.writing) {
       le.push = p.live = undefined;
-      this.pendingPushes.splice(this.pendingPushes.indexOf(p), 1);
+      // Acknowledged mostly in push order: shift() drops the first without moving the others, where
+      // splice(0, 1) moved every push of the last 50 ms (~600 at 12 000/s) for each acknowledgement.
+      const pushes = this.pendingPushes;
+      const at = pushes[0] === p ? 0 : pushes.indexOf(p);
+      if (at === 0) pushes.shift();
+      else pushes.splice(at, 1);
       this.pendingPushBytes -= p.size;
       p.resolve();
       this.maybeForget(le.ks);
