@@ -17,15 +17,28 @@ export interface BrokerOptions {
 export const hasMosquitto =
   spawnSync('sh', ['-c', 'command -v mosquitto'], { encoding: 'utf8' }).status === 0;
 
+/** Ports `freePort` gave in this process. */
+const handedOut = new Set<number>();
+
+/**
+ * A loopback port nothing listens on, never one given before in this process: a port taken for
+ * port 0 and closed may be handed out again before its user binds it (a Node-RED and its inspector
+ * were once given the same port).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = net.createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as net.AddressInfo;
+        server.close(() => resolve(port));
+      });
+      server.on('error', reject);
     });
-    server.on('error', reject);
-  });
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /**
