@@ -11,6 +11,8 @@ import { answers, consoleDebug, placed, logged, rss } from './red-process';
 
 const AS_KEY = 'abuse-as-key-5f2e';
 const PATH = '/abuse/uplink';
+/** The editor's CORS origin (httpAdminCors): for the editor's routes, not for uplink in's. */
+const EDITOR_ORIGIN = 'https://editor.example';
 const MAX_BODY = 256 * 1024;
 let devCounter = 0;
 /** A DevEUI of its own for each scenario, to count what was emitted for it. */
@@ -147,7 +149,7 @@ describe('uplink in endpoint abuse, in a real Node-RED process', function () {
         consoleDebug('dbg', 'emitted', 'topic'),
       ] as Array<Record<string, unknown>>),
       { net: { asKey: AS_KEY } },
-      { logging: { console: { level: 'info' } } },
+      { logging: { console: { level: 'info' } }, httpAdminCors: { origin: EDITOR_ORIGIN } },
     );
     await red.start();
   });
@@ -345,6 +347,24 @@ describe('uplink in endpoint abuse, in a real Node-RED process', function () {
     assert.equal(extra.status, 403, `with a parameter after the Token: ${extra.text}`);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(emitted(s.dev), 1);
+  });
+
+  it("an uplink goes from the admin app's first middleware straight to the HTTP nodes: the editor's own CORS setting is not on its answer", async () => {
+    const origin = { Origin: 'https://elsewhere.example' };
+    const editor = await fetch(`${red.url}/settings`, { headers: origin, signal: AbortSignal.timeout(5000) });
+    await editor.text();
+    assert.equal(editor.headers.get('access-control-allow-origin'), EDITOR_ORIGIN, 'the editor route has it');
+    const s = signed(newDev(), 1);
+    const res = await fetch(`${red.url}${PATH}?${s.query}`, {
+      method: 'POST',
+      body: s.json,
+      headers: { 'Content-Type': 'application/json', ...origin },
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(res.status, 200, await res.text());
+    // Node-RED's admin app allows any origin before anything else; the editor's setting comes after
+    // the editor's app, which uplinks no longer pass through.
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
   });
 
   it('a replay with the Token in upper-case hex is still a replay (403)', async () => {
