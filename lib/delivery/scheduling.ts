@@ -249,7 +249,7 @@ export abstract class QueueScheduling<T> extends QueueState<T> {
       // Acknowledged mostly in push order: shift() drops the first without moving the others, where
       // splice(0, 1) moved every push of the last 50 ms (~600 at 12 000/s) for each acknowledgement.
       const pushes = this.pendingPushes;
-      const at = pushes[0] === p ? 0 : pushes.indexOf(p);
+      const at = pushes.indexOf(p);
       if (at === 0) pushes.shift();
       else pushes.splice(at, 1);
       this.pendingPushBytes -= p.size;

@@ -78,8 +78,6 @@ function install(app: AdminApp): Map<string, number> | undefined {
         const marked = req as Request & { _body?: boolean; [UNREAD_BODY]?: boolean };
         marked._body = true;
         marked[UNREAD_BODY] = true;
-        // Nothing further in this app serves an uplink path: straight on to the HTTP nodes' app,
-        // past the editor's and the admin API's apps and their routes (each an Express app of its own).
         return next('router');
       }
     }

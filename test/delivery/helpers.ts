@@ -18,16 +18,15 @@ export class TempDirs {
   }
 }
 
+type Closable = { close(options?: { drainMs?: number }): Promise<void> };
+
 /**
  * Queue files for a suite's tests, and the queues they open: after each test the queues are closed
  * (without waiting for deliveries) and the files removed.
  */
-export function queueSandbox(): {
-  file(): string;
-  track<Q extends { close(options?: { drainMs?: number }): Promise<void> }>(queue: Q): Q;
-} {
+export function queueSandbox(): { file(): string; track<Q extends Closable>(queue: Q): Q } {
   const dirs = new TempDirs();
-  const opened: Array<{ close(options?: { drainMs?: number }): Promise<void> }> = [];
+  const opened: Closable[] = [];
   afterEach(async () => {
     for (const queue of opened.splice(0)) await queue.close({ drainMs: 0 });
     dirs.cleanup();
