@@ -10,7 +10,7 @@ import {
   Tracker,
   uplinkBody,
 } from '../lib/load';
-import { Broker, NodeRed, using } from '../lib/procs';
+import { Broker, cpuMsOf, NodeRed, using } from '../lib/procs';
 import { collectProfile, eachRun, pct, profileArgs, waitEndToEnd } from './common';
 
 /*
@@ -34,6 +34,8 @@ interface Result {
   cpuUsPerUplink?: number;
   mainThreadBusy?: number;
   mainThreadStarved?: number;
+  brokerUsPerUplink: number;
+  benchUsPerUplink: number;
 }
 
 export const mqttIngest: Figure = {
@@ -92,14 +94,19 @@ export const mqttIngest: Figure = {
               const loop = { concurrency: config.window, window: config.window };
               await closedLoop(tracker, send, { ...loop, ms: config.warmupS * 1000 });
               const cpu0 = proc.cpuMs();
+              const broker0 = cpuMsOf(broker.pid!);
+              const bench0 = process.cpuUsage();
               const meter = proc.threadMeter();
               const t0 = now();
               await closedLoop(tracker, send, { ...loop, ms: config.durationS * 1000 });
               const t1 = now();
               const cpu1 = proc.cpuMs();
+              const broker1 = cpuMsOf(broker.pid!);
+              const bench1 = process.cpuUsage(bench0);
               const thread = meter.read();
               await tracker.settle(10000);
               const rate = tracker.deliveryRate(t0, t1);
+              const delivered = (rate * (t1 - t0)) / 1000;
               const lat = tracker.latency(t0, t1);
               return {
                 rate,
@@ -107,7 +114,9 @@ export const mqttIngest: Figure = {
                 p99: lat.p99,
                 lost: lat.lost,
                 duplicates: tracker.duplicates,
-                cpuUsPerUplink: measured ? ((cpu1 - cpu0) * 1000) / ((rate * (t1 - t0)) / 1000) : undefined,
+                cpuUsPerUplink: measured ? ((cpu1 - cpu0) * 1000) / delivered : undefined,
+                brokerUsPerUplink: ((broker1 - broker0) * 1000) / delivered,
+                benchUsPerUplink: (bench1.user + bench1.system) / delivered,
                 mainThreadBusy: measured ? thread.busy : undefined,
                 mainThreadStarved: measured ? thread.starved : undefined,
               };
@@ -126,7 +135,8 @@ export const mqttIngest: Figure = {
                 (r.cpuUsPerUplink !== undefined
                   ? `, Node-RED ${r.cpuUsPerUplink.toFixed(0)} µs CPU/uplink, main thread ${pct(r.mainThreadBusy!)} busy ` +
                     `${pct(r.mainThreadStarved!)} waiting for a CPU`
-                  : ''),
+                  : '') +
+                `, broker ${r.brokerUsPerUplink.toFixed(0)} µs, bench ${r.benchUsPerUplink.toFixed(0)} µs CPU/uplink`,
             );
           }
           const ours = result.ours!;
@@ -144,6 +154,12 @@ export const mqttIngest: Figure = {
             goal: { op: '>=', value: 1 },
           });
           metrics.add('core relay: Node-RED CPU per message', 'µs', core.cpuUsPerUplink!);
+          for (const [name, r] of [['ours', ours], ['core relay', core], ['raw', raw]] as const) {
+            metrics.add(`${name}: broker CPU per message`, 'µs', r.brokerUsPerUplink);
+          }
+          for (const [name, r] of [['ours', ours], ['core relay', core], ['raw', raw]] as const) {
+            metrics.add(`${name}: bench CPU per message (publisher + subscriber)`, 'µs', r.benchUsPerUplink);
+          }
           runs.push({ run, order, ...result });
         } finally {
           await pub.endAsync(true);
