@@ -65,6 +65,7 @@ export const mqttIngest: Figure = {
             name: 'core-mqtt-relay',
             flows: coreMqttRelayFlow(broker.port, `${PREFIX.core}/+/uplink`, CORE_RELAY_TOPIC),
             withPackage: false,
+            nodeArgs: profileArgs(ctx, `mqtt-core-run${run}`),
           }),
         );
         await Promise.all([red.start(), coreRed.start()]);
@@ -172,8 +173,13 @@ export const mqttIngest: Figure = {
         } finally {
           await pub.endAsync(true);
         }
-        const p = await collectProfile(ctx, red, `mqtt-ours-run${run}`);
-        if (p) profiles.push(p);
+        for (const [proc, name] of [
+          [red, `mqtt-ours-run${run}`],
+          [coreRed, `mqtt-core-run${run}`],
+        ] as const) {
+          const p = await collectProfile(ctx, proc, name);
+          if (p) profiles.push(p);
+        }
       });
     });
     return {
