@@ -28,4 +28,16 @@ describe('bench: the closed loop tracker', () => {
     assert.deepEqual(woken, ['expired', 'first', 'second', 'third']);
     assert.equal(tracker.outstanding(), 0);
   });
+
+  it('wakes a waiter when a send fails, as a delivery would', async () => {
+    const tracker = new Tracker();
+    tracker.allocate(0);
+    const t0 = Date.now();
+    const waiting = tracker.waitProgress(5000);
+    tracker.fail();
+    await waiting;
+    assert.ok(Date.now() - t0 < 1000, 'the waiter slept until its timeout');
+    assert.equal(tracker.failed, 1);
+    assert.equal(tracker.outstanding(), 0);
+  });
 });
