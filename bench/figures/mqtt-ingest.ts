@@ -155,18 +155,14 @@ export const mqttIngest: Figure = {
             goal: { op: '>=', value: 1 },
           });
           metrics.add('core relay: Node-RED CPU per message', 'µs', core.cpuUsPerUplink!);
-          for (const [name, r] of [
+          const named = [
             ['ours', ours],
             ['core relay', core],
             ['raw', raw],
-          ] as const) {
+          ] as const;
+          for (const [name, r] of named)
             metrics.add(`${name}: broker CPU per message`, 'µs', r.brokerUsPerUplink);
-          }
-          for (const [name, r] of [
-            ['ours', ours],
-            ['core relay', core],
-            ['raw', raw],
-          ] as const) {
+          for (const [name, r] of named) {
             metrics.add(`${name}: bench CPU per message (publisher + subscriber)`, 'µs', r.benchUsPerUplink);
           }
           runs.push({ run, order, ...result });
