@@ -160,8 +160,9 @@ export const mqttIngest: Figure = {
             ['core relay', core],
             ['raw', raw],
           ] as const;
-          for (const [name, r] of named)
+          for (const [name, r] of named) {
             metrics.add(`${name}: broker CPU per message`, 'µs', r.brokerUsPerUplink);
+          }
           for (const [name, r] of named) {
             metrics.add(`${name}: bench CPU per message (publisher + subscriber)`, 'µs', r.benchUsPerUplink);
           }

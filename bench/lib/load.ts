@@ -132,7 +132,7 @@ export class Tracker {
     return this.sent - this.failed - this.received;
   }
 
-  /** Resolves after `ms`, or sooner when a delivery arrives and every earlier waiter was woken. */
+  /** Resolves after `ms`, or sooner at a delivery or failed send once every earlier waiter was woken. */
   waitProgress(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const waiter: Waiter = {
