@@ -89,7 +89,9 @@ export const thingworx: Figure = {
         const cpu0 = red.cpuMs();
         const scpu0 = server.cpuMs();
         const t0 = now();
-        await red.deploy(thingworxFlow(broker.port, server.port, APP_KEY, config.twxPipes));
+        await red.deploy(
+          thingworxFlow(broker.port, server.port, APP_KEY, config.twxPipes, config.twxCompression),
+        );
         let stats: AlwaysOnStats | undefined;
         await waitFor(`${N} Things bound`, 60000 + 3 * N, async () => {
           stats = await server.stats();
@@ -270,8 +272,11 @@ export const thingworx: Figure = {
         `${N} Things, ${config.twxPipes} AlwaysOn socket(s); the strict AlwaysOn test server in its own process ` +
           `(its CPU is not Node-RED's; it shares the 2 cores); uplinks over IoT Flow MQTT, at most ${config.window} ` +
           `undelivered, counted when the server stored them; raw = our PipePool in the bench process, no BIND, same values, ` +
-          `without permessage-deflate (ours offers it and the server accepts: bytes on the wire are TCP bytes counted ` +
-          `by the server's sockets)`,
+          `without permessage-deflate (` +
+          (config.twxCompression
+            ? 'ours offers it and the server accepts'
+            : 'ours does not offer it either: BENCH_TWX_COMPRESSION=0') +
+          `; bytes on the wire are TCP bytes counted by the server's sockets)`,
       ],
       details: { runs, profiles },
     };

@@ -46,6 +46,8 @@ export interface BenchConfig {
   twxThings: number;
   /** AlwaysOn sockets of the ThingWorx connection (figure 4). */
   twxPipes: number;
+  /** The ThingWorx connection offers permessage-deflate (figure 4; its default, on). */
+  twxCompression: boolean;
   /** New devices registered by their first uplink under load (figure 5; 10 000 × BENCH_SCALE). */
   c8yDevices: number;
   /** New and registered devices sent one at a time, for the unloaded first-uplink latency (figure 5). */
@@ -74,6 +76,7 @@ export function readConfig(): BenchConfig {
     idleSettleS: num('BENCH_IDLE_SETTLE_S', 10),
     twxThings: Math.max(1, Math.round(num('BENCH_TWX_THINGS', 100000) * scale)),
     twxPipes: Math.round(num('BENCH_TWX_PIPES', 1)),
+    twxCompression: process.env.BENCH_TWX_COMPRESSION !== '0',
     c8yDevices: Math.max(1, Math.round(num('BENCH_C8Y_DEVICES', 10000) * scale)),
     c8yProbes: Math.round(num('BENCH_C8Y_PROBES', 50)),
     profile: process.env.BENCH_PROFILE === '1',

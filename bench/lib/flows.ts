@@ -302,7 +302,13 @@ export function oursMqttFlow(feedPort: number, platformPort: number, bufferMax =
  * server (plain ws://, `allowInsecure`), Things named by their DevEUI. Deployed through the admin API,
  * so the application key goes inline as the config node's credentials.
  */
-export function thingworxFlow(feedPort: number, alwaysOnPort: number, appKey: string, pipes: number): Flow {
+export function thingworxFlow(
+  feedPort: number,
+  alwaysOnPort: number,
+  appKey: string,
+  pipes: number,
+  compression = true,
+): Flow {
   return [
     tab('t', 'bench thingworx'),
     mqttNetwork(feedPort),
@@ -316,6 +322,7 @@ export function thingworxFlow(feedPort: number, alwaysOnPort: number, appKey: st
       pipeCount: pipes,
       tls: '',
       allowInsecure: true,
+      compression,
       bufferMax: 100000,
       bufferPolicy: 'drop-oldest',
       ...durability(),

@@ -24,6 +24,8 @@ interface ThingWorxDef extends NodeDef {
   pipeCount: number | string;
   tls: string;
   allowInsecure: boolean;
+  /** Offer permessage-deflate (absent in flows older than the setting: on, as before). */
+  compression?: boolean;
   bufferMax: number | string;
   bufferPolicy: string;
 }
@@ -77,6 +79,7 @@ module.exports = function (RED: NodeAPI) {
       templateName: env(config.thingTemplateName).trim() || DEFAULT_TEMPLATE,
       thingNamePrefix: env(config.thingNamePrefix).trim(),
       pipeCount: Number.isInteger(pipes) ? Math.min(255, Math.max(1, pipes)) : 1,
+      compression: config.compression !== false,
     });
     const problem = !host
       ? RED._('thingpark-thingworx.errors.no-host')

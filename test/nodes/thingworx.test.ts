@@ -285,6 +285,27 @@ describe('ThingWorx: thingworx out, provisioning and downlinks, against the stri
     assert.deepEqual(server.violations, []);
   });
 
+  it('offers permessage-deflate unless its compression is off (a flow from before the setting: on)', async () => {
+    server.addConnectorTemplate(TPL);
+    const extensions = () => server.connectionIds.map((id) => server.extensionsOf(id));
+    const legacy = flow() as Array<Record<string, unknown>>;
+    delete legacy.find((n) => n.id === 'twx')!.compression;
+    await helper.load(modules(), legacy, creds());
+    await connected();
+    assert.equal(extensions().length, 2);
+    assert.ok(
+      extensions().every((e) => /permessage-deflate/.test(e ?? '')),
+      String(extensions()),
+    );
+    await helper.unload();
+    await waitFor(() => server.connectionIds.length === 0, 5000, 'sockets closed');
+    await helper.load(modules(), flow({ compression: false }), creds());
+    await connected();
+    assert.equal(extensions().length, 2);
+    assert.deepEqual(extensions(), ['', '']);
+    assert.deepEqual(server.violations, []);
+  });
+
   it('binds only the Things implementing our template, each on one socket', async () => {
     server.addConnectorTemplate(TPL);
     server.addTemplate(`${TPL}.Gateway`, {}, TPL);
