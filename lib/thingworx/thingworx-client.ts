@@ -89,7 +89,7 @@ export class ThingWorxClient extends EventEmitter implements PlatformClient<Thin
         allowInsecure: options.allowInsecure === true,
         tls: options.tls,
         pipeCount: options.pipeCount ?? 1,
-        compression: options.compression ?? options.client?.compression ?? true,
+        compression: options.compression ?? options.client?.compression,
       });
     } catch (e) {
       // No host, no key or a bad host: the node reports its own text and never starts us.
