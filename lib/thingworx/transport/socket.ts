@@ -1,12 +1,13 @@
 import WebSocket from 'ws';
 import { AlwaysOnClientError } from './errors';
 import type { AlwaysOnClientOptions, ResolvedOptions } from './options';
+import { useSyncDeflate } from './sync-deflate';
 
 /** Open the AlwaysOn WebSocket: `appKey` and `Max-Frame-Size` upgrade headers, TLS verified unless told not to. */
 export function openSocket(url: string, options: AlwaysOnClientOptions, o: ResolvedOptions): WebSocket {
   const tls = options.tls ?? {};
   const secure = url.startsWith('wss:');
-  return new WebSocket(url, {
+  const ws = new WebSocket(url, {
     headers: { appKey: options.appKey, 'Max-Frame-Size': String(o.chunkSize) },
     handshakeTimeout: o.connectTimeoutMs,
     // Offered as the SDK does; used only when the platform accepts it.
@@ -25,6 +26,8 @@ export function openSocket(url: string, options: AlwaysOnClientOptions, o: Resol
         }
       : {}),
   });
+  ws.once('open', () => useSyncDeflate(ws, o.maxMessageSize));
+  return ws;
 }
 
 export function toBuffer(data: WebSocket.RawData): Buffer {
