@@ -27,7 +27,10 @@ describe('AlwaysOn compression (issue 15)', function () {
     names.forEach((name, i) => {
       const make = originals[i].value as (...a: unknown[]) => unknown;
       // Node defines them read-only but configurable.
-      Object.defineProperty(zlib, name, { ...originals[i], value: (...a: unknown[]) => (made++, make(...a)) });
+      Object.defineProperty(zlib, name, {
+        ...originals[i],
+        value: (...a: unknown[]) => (made++, make(...a)),
+      });
     });
     try {
       return [await fn(), made];
