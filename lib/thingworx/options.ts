@@ -34,8 +34,8 @@ export interface ThingWorxOptions {
   /** AlwaysOn sockets, 1–255 (default 1). */
   pipeCount?: number;
   /**
-   * Offer permessage-deflate on the sockets, as PTC's SDKs do (default true): about a fourteenth of the
-   * bytes on the wire for a typical uplink, 5–7 times the CPU per uplink (bench/README.md, figure 4).
+   * Offer permessage-deflate on the sockets, as PTC's SDKs do (default true): about a thirteenth of the
+   * bytes on the wire for a typical uplink, about twice the CPU per uplink (bench/README.md, figure 4).
    */
   compression?: boolean;
   /** Create the template (from RemoteThing) when it is missing (default true; the platform may still refuse). */
