@@ -116,7 +116,8 @@ export function useSyncDeflate(ws: WebSocket, maxPayload: number): boolean {
   };
 
   ext.decompress = (data, fin, callback) => {
-    // A fragment may end inside a deflate block: inflate the message whole once its last fragment is in.
+    // A fragment may end inside a deflate block: inflate the message whole once its last fragment is in. What
+    // waits is bounded: ws refuses a message whose frames carry more than maxPayload bytes, compressed or not.
     pending.push(data);
     if (!fin) {
       process.nextTick(callback, null, EMPTY);
