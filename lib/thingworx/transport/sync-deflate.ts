@@ -9,8 +9,8 @@ import type WebSocket from 'ws';
  * pool and a turn of the event loop, about 5-7x the CPU of an uncompressed uplink (bench/README.md, figure 4).
  * One synchronous zlib call per message costs a fraction of that.
  *
- * Context takeover without a stream: the peer's inflater keeps, as its window, the last bytes of what we sent
- * (RFC 7692 §7.2.3). Compressing each message alone with the last `SENT_HISTORY` bytes we sent as its preset
+ * Context takeover without a stream: the peer's inflater keeps, as its window, the last bytes of what we sent (RFC
+ * 7692, context takeover). Compressing each message alone with the last `SENT_HISTORY` bytes we sent as its preset
  * dictionary refers only to bytes that window holds, so the peer decodes it as the continuation of one stream.
  * Incoming messages are inflated the same way, with the last window of what the peer sent as dictionary.
  */
