@@ -97,12 +97,17 @@ describe('ThingWorx socket: permessage-deflate on the event loop', function () {
     return new Promise((resolve) => ws.once('close', (code: number) => resolve(code)));
   }
 
-  async function roundTrip(pair: Pair, count = 300): Promise<void> {
-    const sent = messages(count);
-    const atServer = collect(pair.server, count);
-    const atClient = collect(pair.client, count);
+  /** `sent` both ways, the platform sending message i in `parts[i]` fragments (default 1). */
+  async function roundTrip(pair: Pair, sent: Buffer[], parts: number[] = []): Promise<void> {
+    const atServer = collect(pair.server, sent.length);
+    const atClient = collect(pair.client, sent.length);
     for (const m of sent) pair.client.send(m);
-    for (const m of sent) pair.server.send(m);
+    sent.forEach((m, k) => {
+      const count = parts[k] ?? 1;
+      const size = Math.ceil(m.length / count);
+      for (let i = 0; i < count; i++)
+        pair.server.send(m.subarray(i * size, (i + 1) * size), { fin: i === count - 1 });
+    });
     assertSame(await atServer, sent, 'what the server inflated');
     assertSame(await atClient, sent, 'what we inflated');
   }
@@ -114,7 +119,7 @@ describe('ThingWorx socket: permessage-deflate on the event loop', function () {
     const total = sent.reduce((n, m) => n + m.length, 0);
     assert.ok(total > 4 * 32768, `${total} bytes`);
     const before = pair.bytesIn();
-    await roundTrip(pair);
+    await roundTrip(pair, sent);
     const onWire = pair.bytesIn() - before;
     assert.ok(onWire < total / 10, `${onWire} bytes on the wire for ${total}`);
     const ext = (
@@ -149,17 +154,17 @@ describe('ThingWorx socket: permessage-deflate on the event loop', function () {
       const pair = await connect(deflate);
       assert.deepEqual({ ...pair.negotiated }, negotiated);
       assert.equal(pair.usedSync, true, JSON.stringify(deflate));
-      await roundTrip(pair, 120);
+      await roundTrip(pair, messages(120));
     }
   });
 
   it("leaves ws's own when nothing is negotiated or the window is 8 bits (zlib's raw deflate cannot make one)", async () => {
     const none = await connect(false);
     assert.equal(none.usedSync, false);
-    await roundTrip(none, 20);
+    await roundTrip(none, messages(20));
     const eight = await connect({ clientMaxWindowBits: 8 }, 1 << 20, { clientMaxWindowBits: 8 });
     assert.equal(eight.usedSync, false);
-    await roundTrip(eight, 20);
+    await roundTrip(eight, messages(20));
   });
 
   it('round-trips any sequence of messages, empty to past a window, under any negotiation, fragmented or not', async () => {
@@ -182,19 +187,12 @@ describe('ThingWorx socket: permessage-deflate on the event loop', function () {
         async (deflate, sends) => {
           const pair = await connect(deflate);
           assert.equal(pair.usedSync, true);
-          const sent = sends.map(([m]) => m);
-          const atServer = collect(pair.server, sent.length);
-          const atClient = collect(pair.client, sent.length);
-          for (const m of sent) pair.client.send(m);
           // The platform sends each message in 1 to 4 fragments.
-          for (const [m, parts] of sends) {
-            const size = Math.ceil(m.length / parts);
-            for (let i = 0; i < parts; i++) {
-              pair.server.send(m.subarray(i * size, (i + 1) * size), { fin: i === parts - 1 });
-            }
-          }
-          assertSame(await atServer, sent, 'what the server inflated');
-          assertSame(await atClient, sent, 'what we inflated');
+          await roundTrip(
+            pair,
+            sends.map(([m]) => m),
+            sends.map(([, parts]) => parts),
+          );
           pair.client.terminate();
         },
       ),
