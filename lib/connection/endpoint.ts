@@ -92,7 +92,7 @@ export function parseEndpoint(value: string, defaults: EndpointDefaults): Endpoi
   };
 }
 
-/** The URL of an endpoint, as mqtt.js, ws and http(s) take it. */
+/** The URL of an endpoint, as our MQTT client, ws and http(s) take it. */
 export function endpointUrl(e: Pick<Endpoint, 'protocol' | 'tls' | 'host' | 'port' | 'path'>): string {
   const scheme = e.tls ? `${e.protocol}s` : e.protocol;
   const host = e.host.includes(':') ? `[${e.host}]` : e.host;

@@ -9,7 +9,7 @@ export type Release = (ok: boolean) => void;
 interface Held {
   holds: number;
   failed: boolean;
-  /** Writes the PUBACK; set once mqtt.js has asked to send it. */
+  /** Writes the PUBACK; set once the message was handed to every handler. */
   write?: () => void;
 }
 
@@ -47,14 +47,13 @@ export class HeldAcks {
     };
   }
 
-  /** mqtt.js sends a PUBACK: true when it is held here (it will be written by `write` later). */
-  intercept(messageId: number, write: () => void): boolean {
+  /** Every handler has had the message: its PUBACK is written by `write` once nothing holds it or an earlier one. */
+  ready(messageId: number, write: () => void): void {
     const held = this.byId.get(messageId);
-    if (!held) return false;
+    if (!held) return;
     this.byId.delete(messageId);
     held.write = write;
     this.flush();
-    return true;
   }
 
   /** The connection closed: nothing held is acknowledged (the broker sends it again). */

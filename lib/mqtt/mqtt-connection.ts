@@ -1,8 +1,7 @@
 import { EventEmitter } from 'events';
-import * as mqtt from 'mqtt';
-import type { SecureContextOptions } from 'tls';
 import { Backoff, type BackoffOptions } from '../connection/backoff';
 import { HeldAcks, type Release } from './held-acks';
+import { MqttSocket, type Publish, type TlsOptions } from './mqtt-socket';
 
 import type { ConnectionState } from '../connection/platform-client';
 
@@ -15,7 +14,7 @@ export interface MqttConnectionOptions {
   username?: string;
   password?: string;
   /** TLS options (ca, cert, key, rejectUnauthorized, servername) for mqtts / wss. */
-  tls?: SecureContextOptions & { rejectUnauthorized?: boolean; servername?: string };
+  tls?: TlsOptions;
   /** Seconds; the MQTT keep-alive also detects half-open connections. */
   keepalive?: number;
   connectTimeoutMs?: number;
@@ -23,9 +22,9 @@ export interface MqttConnectionOptions {
   actionTimeoutMs?: number;
   backoff?: BackoffOptions;
   /**
-   * Hold the socket's writes until the event loop's next turn whenever a packet arrives, so the
-   * PUBACKs of the messages received in one turn leave in one write. For a connection that mostly
-   * receives (it delays its own publishes by up to a turn too).
+   * Hold the socket's writes until the event loop's next turn, so the PUBACKs of the messages
+   * received in one turn leave in one write. For a connection that mostly receives (it delays its
+   * own publishes by up to a turn too).
    */
   batchAcks?: boolean;
   /**
@@ -45,33 +44,6 @@ export interface MqttConnectionOptions {
 /** `hold`, with `holdAcks`, delays this message's PUBACK until the returned release is called. */
 export type MessageHandler = (topic: string, payload: Buffer, hold?: () => Release) => void;
 
-/** Time a turn of the event loop may spend taking in messages before reading waits for the next turn. */
-const READ_TURN_MS = 4;
-
-/**
- * mqtt.js reads the next message as soon as `handleMessage` calls back, and libuv hands over up to
- * 2 MB of socket data in one go: a broker releasing a thousand held messages at once would have them
- * all handled in one turn, every other flow and timer waiting. Past READ_TURN_MS in a turn, the next
- * message waits for the next turn (the socket's backpressure holds the rest at the broker).
- */
-function paceReading(client: mqtt.MqttClient): void {
-  let turnStart = -1;
-  client.handleMessage = (_packet, callback) => {
-    const now = performance.now();
-    if (turnStart < 0) {
-      turnStart = now;
-      setImmediate(() => {
-        turnStart = -1;
-      });
-    }
-    if (now - turnStart < READ_TURN_MS) callback();
-    else setImmediate(() => callback());
-  };
-}
-
-const MQTTJS_DEBUG = /mqttjs/.test(process.env.DEBUG ?? '');
-function noLog(): void {}
-
 export class NotConnectedError extends Error {
   constructor() {
     super('not connected');
@@ -87,7 +59,7 @@ export class MqttConnection extends EventEmitter {
   state: ConnectionState = 'disconnected';
   lastError?: Error;
   reconnects = 0;
-  private client?: mqtt.MqttClient;
+  private socket?: MqttSocket;
   private readonly backoff: Backoff;
   private reconnectTimer?: NodeJS.Timeout;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
@@ -106,37 +78,35 @@ export class MqttConnection extends EventEmitter {
 
   private connect(): void {
     this.setState('connecting');
-    const { url, clientId, username, password, tls, keepalive, connectTimeoutMs } = this.options;
-    const connectOptions: mqtt.IClientOptions = {
-      clientId,
-      username,
-      password,
-      keepalive: keepalive ?? 30,
-      connectTimeout: connectTimeoutMs ?? 30000,
-      reconnectPeriod: 0,
-      clean: !this.options.persistentSession,
-      ...(this.options.will
-        ? {
-            will: {
-              topic: this.options.will.topic,
-              payload: Buffer.from(this.options.will.payload),
-              qos: 1,
-              retain: false,
-            },
-          }
-        : {}),
-      protocolVersion: 4,
-      resubscribe: false,
-      queueQoSZero: false,
-      // mqtt.js logs through \`debug\` ~20 times a message, allocating every time even when disabled.
-      log: MQTTJS_DEBUG ? undefined : noLog,
-      ...(tls as mqtt.IClientOptions),
-    };
-    const client = mqtt.connect(url, connectOptions);
-    this.client = client;
-    // Only our own listeners are ever removed: mqtt.js clears its timers from listeners of its own.
-    client.on('connect', () => {
-      if (this.client !== client) return;
+    const { url, clientId, username, password, tls, keepalive, connectTimeoutMs, will } = this.options;
+    const held = this.options.holdAcks ? this.holdAcksOf(() => socket) : undefined;
+    let socket: MqttSocket;
+    try {
+      socket = new MqttSocket({
+        url,
+        tls,
+        connectTimeoutMs: connectTimeoutMs ?? 30000,
+        holdWritesForTurn: this.options.batchAcks,
+        connect: {
+          clientId,
+          username,
+          password,
+          keepalive: keepalive ?? 30,
+          clean: !this.options.persistentSession,
+          will: will && { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: false },
+        },
+        onMessage: (message) => this.received(socket, message, held),
+      });
+    } catch (err) {
+      // A URL or a client id that cannot make a connection: said, and tried again later like any failure.
+      this.lastError = err as Error;
+      this.emit('error', err);
+      this.setState('disconnected');
+      return this.scheduleReconnect();
+    }
+    this.socket = socket;
+    socket.on('connect', () => {
+      if (this.socket !== socket) return;
       this.backoff.reset();
       this.lastError = undefined;
       const filters = [...this.handlers.keys()];
@@ -147,54 +117,43 @@ export class MqttConnection extends EventEmitter {
         const stale = [...(sessionFilters.get(this.options.clientId) ?? [])].filter(
           (f) => !this.handlers.has(f),
         );
-        if (stale.length > 0) client.unsubscribe(stale);
+        socket.unsubscribe(stale);
         sessionFilters.set(this.options.clientId, new Set(filters));
       }
       if (filters.length === 0) return this.setState('connected');
-      client.subscribe(filters, { qos: 1 }, (err, granted) => {
-        const refused = granted?.find((g) => g.qos === 128);
-        if (err || refused) {
-          this.lastError = err ?? new Error(`subscription to ${refused!.topic} refused by the broker`);
+      socket.subscribe(filters, 1, (err, codes) => {
+        if (this.socket !== socket) return;
+        const refused = codes?.findIndex((code) => code === 0x80) ?? -1;
+        if (err || refused >= 0) {
+          this.lastError = err ?? new Error(`subscription to ${filters[refused]} refused by the broker`);
           this.emit('error', this.lastError);
         }
         this.setState('connected');
       });
     });
-    const held = this.options.holdAcks ? this.holdAcksOf(client) : undefined;
-    client.on('message', (topic, payload, packet) => {
-      if (this.client !== client) return;
-      const hold =
-        held && packet.qos === 1 && packet.messageId !== undefined
-          ? held.arrived(packet.messageId)
-          : undefined;
-      this.dispatch(topic, payload, hold);
-    });
-    paceReading(client);
-    // mqtt.js answers each QoS 1 message in a tick of its own, one socket write (a system call) per
-    // PUBACK: holding the socket corked until the event loop's next turn sends them all in one.
-    let corked = false;
-    if (this.options.batchAcks)
-      client.on('packetreceive', () => {
-        const stream = client.stream;
-        if (corked || !stream || typeof stream.cork !== 'function') return;
-        corked = true;
-        stream.cork();
-        setImmediate(() => {
-          corked = false;
-          stream.uncork();
-        });
-      });
-    client.on('error', (err) => {
-      if (this.client !== client) return;
+    socket.on('error', (err: Error) => {
+      if (this.socket !== socket) return;
       this.lastError = err;
       this.emit('error', err);
     });
-    client.on('close', () => {
+    socket.on('close', () => {
       held?.discard();
-      if (this.client !== client) return;
+      if (this.socket !== socket) return;
+      this.socket = undefined;
       this.setState('disconnected');
       this.scheduleReconnect();
     });
+  }
+
+  private received(socket: MqttSocket, message: Publish, held: HeldAcks | undefined): void {
+    if (this.socket !== socket) return;
+    if (message.qos === 0) return this.dispatch(message.topic, message.payload);
+    if (!held) {
+      this.dispatch(message.topic, message.payload);
+      return socket.acknowledge(message);
+    }
+    this.dispatch(message.topic, message.payload, held.arrived(message.id));
+    held.ready(message.id, () => this.socket === socket && socket.acknowledge(message));
   }
 
   private scheduleReconnect(): void {
@@ -204,9 +163,6 @@ export class MqttConnection extends EventEmitter {
       this.reconnectTimer = undefined;
       if (this.stopped) return;
       this.reconnects++;
-      const old = this.client;
-      this.client = undefined;
-      old?.end(true);
       this.connect();
     }, delay);
   }
@@ -224,37 +180,16 @@ export class MqttConnection extends EventEmitter {
     }
   }
 
-  /**
-   * Holds PUBACKs by catching mqtt.js's own: it sends one as soon as the message is emitted, and
-   * reads the next packet only after that send, so it is told "sent" at once and the PUBACK is
-   * written when released.
-   */
-  private holdAcksOf(client: mqtt.MqttClient): HeldAcks {
+  private holdAcksOf(socket: () => MqttSocket | undefined): HeldAcks {
     const held = new HeldAcks(() => {
       // Not safe (a full disk, a refusal): never acknowledged; reconnect so the broker sends it again.
-      if (this.client !== client) return;
+      const current = socket();
+      if (!current || this.socket !== current) return;
       held.discard();
       this.lastError = new Error('an uplink could not be stored: reconnecting so the broker sends it again');
       this.emit('error', this.lastError);
-      client.end(true);
+      void current.end(true);
     });
-    type SendPacket = (
-      packet: { cmd: string; messageId?: number },
-      cb?: () => void,
-      ...rest: unknown[]
-    ) => void;
-    const internal = client as unknown as { _sendPacket: SendPacket };
-    const send = internal._sendPacket.bind(client);
-    internal._sendPacket = (packet, cb, ...rest) => {
-      if (packet.cmd === 'puback' && packet.messageId !== undefined) {
-        const id = packet.messageId;
-        if (held.intercept(id, () => this.client === client && send(packet, undefined, ...rest))) {
-          cb?.();
-          return;
-        }
-      }
-      send(packet, cb, ...rest);
-    };
     return held;
   }
 
@@ -268,8 +203,8 @@ export class MqttConnection extends EventEmitter {
         sessionFilters.set(this.options.clientId, known.add(filter));
       }
       if (this.state === 'connected') {
-        this.client?.subscribe(filter, { qos: 1 }, (err, granted) => {
-          if (err || granted?.[0]?.qos === 128) {
+        this.socket?.subscribe([filter], 1, (err, codes) => {
+          if (err || codes?.[0] === 0x80) {
             this.emit('error', err ?? new Error(`subscription to ${filter} refused by the broker`));
           }
         });
@@ -286,20 +221,20 @@ export class MqttConnection extends EventEmitter {
       this.handlers.delete(filter);
       // A persistent session keeps its subscriptions while a redeploy or a stop closes the flow, so
       // that the broker keeps what is published meanwhile: no UNSUBSCRIBE then.
-      if (this.state === 'connected' && !this.options.persistentSession) this.client?.unsubscribe(filter);
+      if (this.state === 'connected' && !this.options.persistentSession) this.socket?.unsubscribe([filter]);
     }
   }
 
   /** Publishes and settles when the broker acknowledged it (QoS 1) or it was written (QoS 0). */
   publish(topic: string, payload: string | Buffer, qos: 0 | 1 = 1): Promise<void> {
-    const client = this.client;
-    if (!client || this.state !== 'connected') return Promise.reject(new NotConnectedError());
+    const socket = this.socket;
+    if (!socket || this.state !== 'connected') return Promise.reject(new NotConnectedError());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`no acknowledgement within ${this.options.actionTimeoutMs ?? 30000} ms`)),
         this.options.actionTimeoutMs ?? 30000,
       );
-      client.publish(topic, payload, { qos }, (err) => {
+      socket.publish(topic, payload, qos, (err) => {
         clearTimeout(timer);
         if (err) reject(err);
         else resolve();
@@ -322,22 +257,12 @@ export class MqttConnection extends EventEmitter {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
-    const client = this.client;
-    this.client = undefined;
-    if (client) {
-      await new Promise<void>((resolve) => {
-        // Not connected yet (no CONNACK): nothing to say goodbye to, and a graceful end would leave
-        // the socket half-open and mqtt.js's connect timer running.
-        if (!client.connected) return void client.end(true, {}, () => resolve());
-        const timer = setTimeout(() => {
-          client.end(true);
-          resolve();
-        }, timeoutMs);
-        client.end(false, {}, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+    const socket = this.socket;
+    this.socket = undefined;
+    if (socket) {
+      const timer = setTimeout(() => void socket.end(true), timeoutMs);
+      await socket.end(false);
+      clearTimeout(timer);
     }
     this.setState('disconnected');
   }
@@ -345,29 +270,23 @@ export class MqttConnection extends EventEmitter {
   /** A clean-session connect with our client id: the broker drops the persistent session. */
   private async endSession(timeoutMs: number): Promise<void> {
     const { url, clientId, username, password, tls } = this.options;
-    const client = mqtt.connect(url, {
-      clientId,
-      username,
-      password,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: timeoutMs,
-      log: noLog,
-      ...(tls as mqtt.IClientOptions),
-    });
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => client.end(true, {}, () => resolve()), timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        client.end(true, {}, () => resolve());
-      };
-      client.once('connect', () => {
-        clearTimeout(timer);
-        client.end(false, {}, () => resolve());
+    let socket: MqttSocket;
+    try {
+      socket = new MqttSocket({
+        url,
+        tls,
+        connectTimeoutMs: timeoutMs,
+        connect: { clientId, username, password, keepalive: 0, clean: true },
+        onMessage: () => undefined,
       });
-      client.once('error', done);
-      client.once('close', done);
-    });
+    } catch {
+      return;
+    }
+    socket.on('error', () => undefined);
+    socket.once('connect', () => void socket.end(false));
+    const timer = setTimeout(() => void socket.end(true), timeoutMs);
+    await new Promise<void>((resolve) => socket.once('close', resolve));
+    clearTimeout(timer);
   }
 }
 
