@@ -86,6 +86,7 @@ export class MqttConnection extends EventEmitter {
         url,
         tls,
         connectTimeoutMs: connectTimeoutMs ?? 30000,
+        ackTimeoutMs: this.options.actionTimeoutMs ?? 30000,
         holdWritesForTurn: this.options.batchAcks,
         connect: {
           clientId,
@@ -229,17 +230,9 @@ export class MqttConnection extends EventEmitter {
   publish(topic: string, payload: string | Buffer, qos: 0 | 1 = 1): Promise<void> {
     const socket = this.socket;
     if (!socket || this.state !== 'connected') return Promise.reject(new NotConnectedError());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`no acknowledgement within ${this.options.actionTimeoutMs ?? 30000} ms`)),
-        this.options.actionTimeoutMs ?? 30000,
-      );
-      socket.publish(topic, payload, qos, (err) => {
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+    return new Promise((resolve, reject) =>
+      socket.publish(topic, payload, qos, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   /**

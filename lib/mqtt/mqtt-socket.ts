@@ -42,6 +42,8 @@ export interface MqttSocketOptions {
   connect: ConnectPacket;
   tls?: TlsOptions;
   connectTimeoutMs: number;
+  /** How long a PUBACK, SUBACK or UNSUBACK may take: past it, the request fails (30 s if not given). */
+  ackTimeoutMs?: number;
   /**
    * Hold writes until the event loop's next turn (not only the end of the current tick), so that the
    * acknowledgements of every message read in one turn leave in one write.
@@ -54,7 +56,13 @@ export interface MqttSocketOptions {
 /** Time a turn of the event loop may spend taking in messages before reading waits for the next turn. */
 export const READ_TURN_MS = 4;
 
-type Pending = (err: Error | undefined, codes?: number[]) => void;
+type Settle = (err: Error | undefined, codes?: number[]) => void;
+
+/** A request waiting for the broker's answer, and until when. */
+interface Pending {
+  settle: Settle;
+  deadline: number;
+}
 
 /**
  * One MQTT 3.1.1 connection over one socket (TCP, TLS or WebSocket), from CONNECT to close: the
@@ -65,7 +73,12 @@ export class MqttSocket extends EventEmitter {
   connected = false;
   private readonly stream: Duplex;
   private closed = false;
+  /** In the order sent, so the oldest come first (every request has the same time to answer). */
   private readonly pending = new Map<number, Pending>();
+  /** Requests given up on: their ids stay taken until the broker answers, so a late answer settles nothing else. */
+  private readonly expired = new Set<number>();
+  private readonly ackTimeoutMs: number;
+  private ackTimer?: NodeJS.Timeout;
   private nextId = 1;
   private connectTimer?: NodeJS.Timeout;
   private keepaliveTimer?: NodeJS.Timeout;
@@ -79,6 +92,7 @@ export class MqttSocket extends EventEmitter {
 
   constructor(private readonly options: MqttSocketOptions) {
     super();
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 30000;
     const connect = encodeConnect(options.connect);
     this.stream = openStream(options.url, options.tls);
     this.stream.on('data', (chunk: Buffer) => this.received(chunk));
@@ -97,8 +111,7 @@ export class MqttSocket extends EventEmitter {
       this.write(encodePublish(topic, payload, 0, 0), (err) => done(err ?? undefined));
       return;
     }
-    const id = this.allocateId();
-    this.pending.set(id, done);
+    const id = this.request(done);
     this.write(encodePublish(topic, payload, 1, id));
   }
 
@@ -108,15 +121,13 @@ export class MqttSocket extends EventEmitter {
     done: (err: Error | undefined, codes?: number[]) => void,
   ): void {
     if (this.closed) return done(new Error('connection closed'));
-    const id = this.allocateId();
-    this.pending.set(id, done);
+    const id = this.request(done);
     this.write(encodeSubscribe(id, filters, qos));
   }
 
   unsubscribe(filters: readonly string[]): void {
     if (this.closed || filters.length === 0) return;
-    const id = this.allocateId();
-    this.pending.set(id, () => undefined);
+    const id = this.request(() => undefined);
     this.write(encodeUnsubscribe(id, filters));
   }
 
@@ -139,13 +150,32 @@ export class MqttSocket extends EventEmitter {
     return closed;
   }
 
-  private allocateId(): number {
-    for (let tries = 0; tries < 65_535; tries++) {
-      const id = this.nextId;
-      this.nextId = id === 65_535 ? 1 : id + 1;
-      if (!this.pending.has(id)) return id;
+  /** A packet identifier for a request, and its deadline (one timer for all, not one per request). */
+  private request(settle: Settle): number {
+    let id = 0;
+    for (let tries = 0; tries < 65_535 && !id; tries++) {
+      const candidate = this.nextId;
+      this.nextId = candidate === 65_535 ? 1 : candidate + 1;
+      if (!this.pending.has(candidate) && !this.expired.has(candidate)) id = candidate;
     }
-    throw new MqttProtocolError('every packet identifier is in use');
+    if (!id) throw new MqttProtocolError('every packet identifier is in use');
+    this.pending.set(id, { settle, deadline: performance.now() + this.ackTimeoutMs });
+    this.ackTimer ??= setInterval(() => this.expire(), Math.min(1000, this.ackTimeoutMs / 4));
+    return id;
+  }
+
+  private expire(): void {
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (p.deadline > now) break;
+      this.pending.delete(id);
+      this.expired.add(id);
+      p.settle(new Error(`no acknowledgement within ${this.ackTimeoutMs} ms`));
+    }
+    if (this.pending.size === 0) {
+      clearInterval(this.ackTimer);
+      this.ackTimer = undefined;
+    }
   }
 
   private write(packet: Buffer, done?: (err?: Error | null) => void): void {
@@ -237,10 +267,13 @@ export class MqttSocket extends EventEmitter {
   }
 
   private settle(id: number, codes?: number[]): void {
-    const done = this.pending.get(id);
-    if (!done) return; // an answer to nothing of ours: MQTT has the client ignore it
+    const p = this.pending.get(id);
+    if (!p) {
+      this.expired.delete(id); // a late answer, or one to nothing of ours: MQTT has the client ignore it
+      return;
+    }
     this.pending.delete(id);
-    done(undefined, codes);
+    p.settle(undefined, codes);
   }
 
   private connackReceived(frame: Frame): void {
@@ -289,8 +322,10 @@ export class MqttSocket extends EventEmitter {
     this.connected = false;
     clearTimeout(this.connectTimer);
     clearInterval(this.keepaliveTimer);
-    const pending = [...this.pending.values()];
+    clearInterval(this.ackTimer);
+    const pending = [...this.pending.values()].map((p) => p.settle);
     this.pending.clear();
+    this.expired.clear();
     const err = new Error('connection closed');
     for (const done of pending) done(err);
     this.reader.clear();
