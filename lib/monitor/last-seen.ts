@@ -63,18 +63,28 @@ export class LastSeenDevices {
     if (entry) this.devices.delete(devEUI);
     else {
       if (this.devices.size >= this.maxDevices) this.devices.delete(this.devices.keys().next().value!);
-      entry = { view: undefined as never, ring: new Float64Array(this.uplinksKept * 3), next: 0, size: 0 };
+      const view = {
+        devEUI,
+        network: '',
+        time: '',
+        type: '',
+        connectivity: '',
+        rssi: null,
+        snr: null,
+        seenAt: 0,
+      };
+      entry = { view, ring: new Float64Array(this.uplinksKept * 3), next: 0, size: 0 };
     }
-    entry.view = {
-      devEUI,
-      network: network.slice(0, MAX_TEXT),
-      time: String(seen.time).slice(0, MAX_TEXT),
-      type: String(seen.type).slice(0, MAX_TEXT),
-      connectivity: String(seen.connectivity).slice(0, MAX_TEXT),
-      rssi: finite(seen.rssi),
-      snr: finite(seen.snr),
-      seenAt: now,
-    };
+    // Changed in place: a new object per uplink would outlive the young generation (a device's next
+    // uplink may come much later) and cost the old generation's collections; `list` hands out copies.
+    const view = entry.view;
+    view.network = network.slice(0, MAX_TEXT);
+    view.time = String(seen.time).slice(0, MAX_TEXT);
+    view.type = String(seen.type).slice(0, MAX_TEXT);
+    view.connectivity = String(seen.connectivity).slice(0, MAX_TEXT);
+    view.rssi = finite(seen.rssi);
+    view.snr = finite(seen.snr);
+    view.seenAt = now;
     if (seen.type === 'DevEUI_uplink') {
       const at = entry.next * 3;
       entry.ring[at] = now;

@@ -15,7 +15,8 @@ interface Held {
 
 export class HeldAcks {
   private readonly byId = new Map<number, Held>();
-  private readonly order: Held[] = [];
+  /** Arrival order; a slot is cleared once its PUBACK is written, so what it held can be collected young. */
+  private readonly order: (Held | undefined)[] = [];
   private head = 0;
   private discarded = false;
 
@@ -66,9 +67,9 @@ export class HeldAcks {
 
   private flush(): void {
     while (this.head < this.order.length) {
-      const held = this.order[this.head];
+      const held = this.order[this.head]!;
       if (held.failed || held.holds > 0 || !held.write) break;
-      this.head++;
+      this.order[this.head++] = undefined;
       held.write();
     }
     if (this.head > 1024 && this.head * 2 > this.order.length) {

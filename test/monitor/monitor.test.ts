@@ -91,6 +91,10 @@ describe('monitor: last-seen devices', () => {
     );
     const a1 = d.list('a1').devices[0];
     assert.equal(a1.rssi, null);
+    // What `list` gave is a copy: a later uplink of the device changes the next list, not this one.
+    d.record('net', sighting('A1', -60, 3), T0 + 5);
+    assert.deepEqual([a1.rssi, a1.seenAt], [null, T0 + 2]);
+    assert.deepEqual([d.list('a1').devices[0].rssi, d.list('a1').devices[0].seenAt], [-60, T0 + 5]);
     assert.deepEqual(
       a1.uplinks.map((u) => [u.rssi, u.snr]),
       [
