@@ -6,7 +6,10 @@
  */
 export type Release = (ok: boolean) => void;
 
-interface Held {
+/** One message's PUBACK, from its arrival until it is written. */
+export interface Held {
+  /** What each consumer calls to delay the PUBACK; it returns the release. */
+  hold: () => Release;
   holds: number;
   failed: boolean;
   /** Writes the PUBACK; set once the message was handed to every handler. */
@@ -14,7 +17,6 @@ interface Held {
 }
 
 export class HeldAcks {
-  private readonly byId = new Map<number, Held>();
   /** Arrival order; a slot is cleared once its PUBACK is written, so what it held can be collected young. */
   private readonly order: (Held | undefined)[] = [];
   private head = 0;
@@ -26,33 +28,31 @@ export class HeldAcks {
     return this.order.length - this.head;
   }
 
-  /** A QoS 1 message arrived: returns `hold`, which each consumer calls to delay its PUBACK. */
-  arrived(messageId: number): () => Release {
-    const held: Held = { holds: 0, failed: false };
-    this.byId.set(messageId, held);
+  /** A QoS 1 message arrived: its place in the order, and `hold` for the consumers. */
+  arrived(): Held {
+    const held: Held = { hold: () => this.hold(held), holds: 0, failed: false };
     this.order.push(held);
-    return () => {
-      held.holds++;
-      let settled = false;
-      return (ok: boolean) => {
-        if (settled || this.discarded) return;
-        settled = true;
-        if (!ok) {
-          held.failed = true;
-          this.onFailed();
-          return;
-        }
-        held.holds--;
-        this.flush();
-      };
+    return held;
+  }
+
+  private hold(held: Held): Release {
+    held.holds++;
+    let settled = false;
+    return (ok: boolean) => {
+      if (settled || this.discarded) return;
+      settled = true;
+      if (!ok) {
+        held.failed = true;
+        this.onFailed();
+        return;
+      }
+      held.holds--;
+      this.flush();
     };
   }
 
   /** Every handler has had the message: its PUBACK is written by `write` once nothing holds it or an earlier one. */
-  ready(messageId: number, write: () => void): void {
-    const held = this.byId.get(messageId);
-    if (!held) return;
-    this.byId.delete(messageId);
+  ready(held: Held, write: () => void): void {
     held.write = write;
     this.flush();
   }
@@ -60,7 +60,6 @@ export class HeldAcks {
   /** The connection closed: nothing held is acknowledged (the broker sends it again). */
   discard(): void {
     this.discarded = true;
-    this.byId.clear();
     this.order.length = 0;
     this.head = 0;
   }

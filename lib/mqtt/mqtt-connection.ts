@@ -153,8 +153,9 @@ export class MqttConnection extends EventEmitter {
       this.dispatch(message.topic, message.payload);
       return socket.acknowledge(message);
     }
-    this.dispatch(message.topic, message.payload, held.arrived(message.id));
-    held.ready(message.id, () => this.socket === socket && socket.acknowledge(message));
+    const ticket = held.arrived();
+    this.dispatch(message.topic, message.payload, ticket.hold);
+    held.ready(ticket, () => this.socket === socket && socket.acknowledge(message));
   }
 
   private scheduleReconnect(): void {

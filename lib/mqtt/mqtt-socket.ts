@@ -180,7 +180,10 @@ export class MqttSocket extends EventEmitter {
 
   private write(packet: Buffer, done?: (err?: Error | null) => void): void {
     const stream = this.stream;
-    if (stream.destroyed || stream.writableEnded) return;
+    if (stream.destroyed || stream.writableEnded) {
+      if (done) process.nextTick(done, new Error('connection closed'));
+      return;
+    }
     // The packets written in one tick (or turn) leave in one system call.
     if (!this.corked) {
       this.corked = true;
