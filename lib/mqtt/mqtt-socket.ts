@@ -79,6 +79,8 @@ export class MqttSocket extends EventEmitter {
   private readonly expired = new Set<number>();
   private readonly ackTimeoutMs: number;
   private ackTimer?: NodeJS.Timeout;
+  /** Set by a graceful `end`: what to do once every request has its answer. */
+  private whenAnswered?: () => void;
   private nextId = 1;
   private connectTimer?: NodeJS.Timeout;
   private keepaliveTimer?: NodeJS.Timeout;
@@ -137,17 +139,31 @@ export class MqttSocket extends EventEmitter {
     this.write(encodeAck(message.qos === 1 ? PUBACK : PUBREC, message.id));
   }
 
-  /** Says DISCONNECT and closes, or only closes (`force`, or not connected); settles once closed. */
+  /**
+   * Closes: gracefully, DISCONNECT once every request sent has its answer (or its deadline), so that
+   * what is in flight is not sent twice; at once with `force`, or before CONNACK. Settles once closed.
+   */
   end(force: boolean): Promise<void> {
     const closed = new Promise<void>((resolve) => (this.closed ? resolve() : this.once('close', resolve)));
-    if (!this.closed) {
-      if (force || !this.connected) this.stream.destroy();
-      else {
-        this.write(DISCONNECT_PACKET);
-        this.stream.end();
-      }
+    if (this.closed) return closed;
+    if (force || !this.connected) {
+      this.stream.destroy();
+      return closed;
     }
+    this.whenAnswered ??= () => {
+      this.write(DISCONNECT_PACKET);
+      this.stream.end();
+    };
+    this.answered();
     return closed;
+  }
+
+  /** Runs what waits for every request to have its answer, once none is left. */
+  private answered(): void {
+    if (this.pending.size > 0 || !this.whenAnswered) return;
+    const then = this.whenAnswered;
+    this.whenAnswered = () => undefined;
+    then();
   }
 
   /** A packet identifier for a request, and its deadline (one timer for all, not one per request). */
@@ -176,6 +192,7 @@ export class MqttSocket extends EventEmitter {
       clearInterval(this.ackTimer);
       this.ackTimer = undefined;
     }
+    this.answered();
   }
 
   private write(packet: Buffer, done?: (err?: Error | null) => void): void {
@@ -277,6 +294,7 @@ export class MqttSocket extends EventEmitter {
     }
     this.pending.delete(id);
     p.settle(undefined, codes);
+    this.answered();
   }
 
   private connackReceived(frame: Frame): void {

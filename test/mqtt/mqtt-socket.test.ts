@@ -247,6 +247,28 @@ describe('MQTT client: what a broker may answer', function () {
     }
   });
 
+  it('a graceful end says DISCONNECT once what is in flight is acknowledged, not before', async () => {
+    const broker = await new ScriptedBroker((s) => s.write(CONNACK_OK)).start();
+    try {
+      const c = open(broker.port);
+      await until(() => c.socket.connected, 5000, 'connected');
+      let outcome: Error | undefined | 'pending' = 'pending';
+      c.socket.publish('t', 'in flight', 1, (err) => (outcome = err));
+      await until(() => broker.of(3).length === 1, 5000, 'PUBLISH seen');
+      const ended = c.socket.end(false);
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(broker.of(14).length, 0, 'no DISCONNECT while a PUBACK is awaited');
+      assert.equal(c.closed(), false);
+      const id = broker.of(3)[0].body.readUInt16BE(3);
+      broker.sockets[0].write(Buffer.from([0x40, 2, id >> 8, id & 0xff]));
+      await ended;
+      assert.equal(outcome, undefined, 'the publish was acknowledged');
+      await until(() => broker.of(14).length === 1, 5000, 'DISCONNECT');
+    } finally {
+      await broker.stop();
+    }
+  });
+
   it('a publish waiting for its PUBACK fails at once when the connection closes', async () => {
     const broker = await new ScriptedBroker((s) => s.write(CONNACK_OK)).start();
     try {
