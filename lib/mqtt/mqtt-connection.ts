@@ -79,7 +79,7 @@ export class MqttConnection extends EventEmitter {
   private connect(): void {
     this.setState('connecting');
     const { url, clientId, username, password, tls, keepalive, connectTimeoutMs, will } = this.options;
-    const held = this.options.holdAcks ? this.holdAcksOf(() => socket) : undefined;
+    let held: HeldAcks | undefined;
     let socket: MqttSocket;
     try {
       socket = new MqttSocket({
@@ -106,6 +106,7 @@ export class MqttConnection extends EventEmitter {
       return this.scheduleReconnect();
     }
     this.socket = socket;
+    if (this.options.holdAcks) held = this.holdAcksOf(socket);
     socket.on('connect', () => {
       if (this.socket !== socket) return;
       this.backoff.reset();
@@ -182,15 +183,14 @@ export class MqttConnection extends EventEmitter {
     }
   }
 
-  private holdAcksOf(socket: () => MqttSocket | undefined): HeldAcks {
+  private holdAcksOf(socket: MqttSocket): HeldAcks {
     const held = new HeldAcks(() => {
       // Not safe (a full disk, a refusal): never acknowledged; reconnect so the broker sends it again.
-      const current = socket();
-      if (!current || this.socket !== current) return;
+      if (this.socket !== socket) return;
       held.discard();
       this.lastError = new Error('an uplink could not be stored: reconnecting so the broker sends it again');
       this.emit('error', this.lastError);
-      void current.end(true);
+      void socket.end(true);
     });
     return held;
   }

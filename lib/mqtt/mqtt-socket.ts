@@ -79,8 +79,8 @@ export class MqttSocket extends EventEmitter {
   private readonly expired = new Set<number>();
   private readonly ackTimeoutMs: number;
   private ackTimer?: NodeJS.Timeout;
-  /** Set by a graceful `end`: what to do once every request has its answer. */
-  private whenAnswered?: () => void;
+  /** A graceful `end` waits for every request's answer before DISCONNECT. */
+  private ending = false;
   private nextId = 1;
   private connectTimer?: NodeJS.Timeout;
   private keepaliveTimer?: NodeJS.Timeout;
@@ -150,20 +150,16 @@ export class MqttSocket extends EventEmitter {
       this.stream.destroy();
       return closed;
     }
-    this.whenAnswered ??= () => {
-      this.write(DISCONNECT_PACKET);
-      this.stream.end();
-    };
+    this.ending = true;
     this.answered();
     return closed;
   }
 
-  /** Runs what waits for every request to have its answer, once none is left. */
+  /** A graceful end says DISCONNECT once no request waits for its answer. */
   private answered(): void {
-    if (this.pending.size > 0 || !this.whenAnswered) return;
-    const then = this.whenAnswered;
-    this.whenAnswered = () => undefined;
-    then();
+    if (!this.ending || this.pending.size > 0 || this.stream.writableEnded) return;
+    this.write(DISCONNECT_PACKET);
+    this.stream.end();
   }
 
   /** A packet identifier for a request, and its deadline (one timer for all, not one per request). */

@@ -150,6 +150,21 @@ describe('MQTT client: what a broker may answer', function () {
     return { socket, messages, errors, closed: () => closed };
   };
 
+  /** A broker that accepts, a socket connected to it, and the broker stopped after `test`. */
+  const connectedTo = async (
+    options: Partial<ConstructorParameters<typeof MqttSocket>[0]>,
+    test: (broker: ScriptedBroker, c: ReturnType<typeof open>) => Promise<void>,
+  ) => {
+    const broker = await new ScriptedBroker((s) => s.write(CONNACK_OK)).start();
+    try {
+      const c = open(broker.port, options);
+      await until(() => c.socket.connected, 5000, 'connected');
+      await test(broker, c);
+    } finally {
+      await broker.stop();
+    }
+  };
+
   it('a refusal in CONNACK is an error carrying the return code, then the socket closes', async () => {
     for (const [code, text] of [
       [4, 'Connection refused: Bad user name or password'],
@@ -248,10 +263,7 @@ describe('MQTT client: what a broker may answer', function () {
   });
 
   it('a graceful end says DISCONNECT once what is in flight is acknowledged, not before', async () => {
-    const broker = await new ScriptedBroker((s) => s.write(CONNACK_OK)).start();
-    try {
-      const c = open(broker.port);
-      await until(() => c.socket.connected, 5000, 'connected');
+    await connectedTo({}, async (broker, c) => {
       let outcome: Error | undefined | 'pending' = 'pending';
       c.socket.publish('t', 'in flight', 1, (err) => (outcome = err));
       await until(() => broker.of(3).length === 1, 5000, 'PUBLISH seen');
@@ -264,16 +276,11 @@ describe('MQTT client: what a broker may answer', function () {
       await ended;
       assert.equal(outcome, undefined, 'the publish was acknowledged');
       await until(() => broker.of(14).length === 1, 5000, 'DISCONNECT');
-    } finally {
-      await broker.stop();
-    }
+    });
   });
 
   it('a publish waiting for its PUBACK fails at once when the connection closes', async () => {
-    const broker = await new ScriptedBroker((s) => s.write(CONNACK_OK)).start();
-    try {
-      const c = open(broker.port);
-      await until(() => c.socket.connected, 5000, 'connected');
+    await connectedTo({}, async (broker, c) => {
       const settled = new Promise<Error | undefined>((r) => c.socket.publish('t', 'x', 1, r));
       await until(() => broker.of(3).length === 1, 5000, 'PUBLISH seen');
       const cut = Date.now();
@@ -281,16 +288,11 @@ describe('MQTT client: what a broker may answer', function () {
       const err = await settled;
       assert.equal(err?.message, 'connection closed');
       assert.ok(Date.now() - cut < 1000);
-    } finally {
-      await broker.stop();
-    }
+    });
   });
 
   it('a publish left unacknowledged fails at the deadline, and its late PUBACK settles no other publish', async () => {
-    const broker = await new ScriptedBroker((s) => s.write(CONNACK_OK)).start();
-    try {
-      const c = open(broker.port, { ackTimeoutMs: 200 });
-      await until(() => c.socket.connected, 5000, 'connected');
+    await connectedTo({ ackTimeoutMs: 200 }, async (broker, c) => {
       const started = Date.now();
       const first = await new Promise<Error | undefined>((r) => c.socket.publish('t', 'a', 1, r));
       assert.equal(first?.message, 'no acknowledgement within 200 ms');
@@ -307,16 +309,11 @@ describe('MQTT client: what a broker may answer', function () {
       broker.sockets[0].write(Buffer.from([0x40, 2, idB >> 8, idB & 0xff]));
       await until(() => second !== 'pending', 5000, 'second settled');
       assert.equal(second, undefined);
-    } finally {
-      await broker.stop();
-    }
+    });
   });
 
   it('sends PINGREQ when idle for half the keep-alive, and gives the link up when it goes unanswered', async () => {
-    const broker = await new ScriptedBroker((s) => s.write(CONNACK_OK)).start();
-    try {
-      const c = open(broker.port, { connect: { clientId: 'idle', clean: true, keepalive: 1 } });
-      await until(() => c.socket.connected, 5000, 'connected');
+    await connectedTo({ connect: { clientId: 'idle', clean: true, keepalive: 1 } }, async (broker, c) => {
       const connectedAt = Date.now();
       await until(c.closed, 5000, 'closed');
       const pings = broker.of(12);
@@ -325,8 +322,6 @@ describe('MQTT client: what a broker may answer', function () {
       assert.ok(after >= 400 && after < 1200, `first PINGREQ ${after} ms after CONNACK (keep-alive 1 s)`);
       assert.equal(c.errors[0]?.message, 'Keepalive timeout');
       assert.ok(Date.now() - connectedAt < 3500);
-    } finally {
-      await broker.stop();
-    }
+    });
   });
 });
