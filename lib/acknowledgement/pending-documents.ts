@@ -1,3 +1,5 @@
+import { SlotMap } from '../collections';
+
 /**
  * Documents handed over by ThingPark that the flow still holds: how many copies are on their way
  * or in a node, and whether one was refused. A document is settled when the flow has finished with
@@ -22,7 +24,8 @@ export interface PendingStats {
 }
 
 export class PendingDocuments {
-  private readonly pending = new Map<string, Pending>();
+  /** A SlotMap, not a Map: one document per uplink (lib/collections/slot-map.ts). */
+  private readonly pending = new SlotMap<string, Pending>();
   readonly stats: PendingStats = { open: 0, safe: 0, refused: 0, timedOut: 0, overflow: 0 };
 
   constructor(private readonly max = 10000) {}
@@ -90,7 +93,7 @@ export class PendingDocuments {
 
   /** Settles everything still open (a redeploy or a stop): nothing was confirmed safe. */
   abandon(reason: string): void {
-    for (const id of [...this.pending.keys()]) this.finish(id, { ok: false, reason });
+    for (const [id] of this.pending.entries()) this.finish(id, { ok: false, reason });
   }
 
   private finish(id: string, outcome: Outcome): void {

@@ -129,7 +129,7 @@ export abstract class QueueAdmission<T> extends QueueScheduling<T> {
           ks.unfetched--;
         }
         deletes.push({ seq: row.seq, ks, size: row.size, sent: false });
-        this.deleting.add(row.seq);
+        this.deleting.set(row.seq, true);
         count++;
         bytes += row.size;
       }

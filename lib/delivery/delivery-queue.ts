@@ -195,7 +195,7 @@ export class DeliveryQueue<T = unknown> extends QueuePersistence<T> {
       for (const p of this.pendingPushes) this.place(p);
       if (this.closePromise) return;
       this.state = this.running ? 'running' : 'paused';
-      for (const ks of this.keys.values()) this.consider(ks);
+      this.keys.forEach((ks) => this.consider(ks));
       if (this.options.autoStart) this.start();
       if (this.count > this.maxEntries || this.bytes > this.maxBytes) this.writeNeeded = true;
       this.scheduleWork();

@@ -249,7 +249,7 @@ export abstract class QueuePersistence<T> extends QueueAdmission<T> {
         le.push = p.live = undefined;
         if (p.doneWhileWriting) {
           // Its window slot was taken when it settled; the delete frees it.
-          this.deleting.add(p.seq);
+          this.deleting.set(p.seq, true);
           this.pendingDeletes.push({ seq: p.seq, ks, size: p.size, sent: true });
         }
       } else {

@@ -1,3 +1,4 @@
+import { SlotMap } from '../collections';
 import { DropReporter } from './drop-reporter';
 import { QueueFullError } from './errors';
 import { KeyFifo, newKeyState, type KeyState, type LiveEntry, type PendingPush } from './key-state';
@@ -80,13 +81,15 @@ export abstract class QueueState<T> {
   protected wakeTimer: NodeJS.Timeout | undefined;
   protected wakeAt = 0;
 
-  protected readonly keys = new Map<string, KeyState>();
+  // SlotMaps, not Maps: a key and an entry come and go with each uplink (lib/collections/slot-map.ts).
+  protected readonly keys = new SlotMap<string, KeyState>();
   protected readonly ring = new KeyFifo('ringNext');
   protected readonly fetchQueue = new KeyFifo('fetchNext');
   protected readonly retryHeap = new RetryHeap();
   /** Entries read from the store: buffered, in flight or held. Bounded by `readAhead` (plus what failed back). */
-  protected readonly live = new Map<number, LiveEntry>();
-  protected readonly deleting = new Set<number>();
+  protected readonly live = new SlotMap<number, LiveEntry>();
+  /** Seqs whose delete is pending or being written. */
+  protected readonly deleting = new SlotMap<number, true>();
 
   protected pendingPushes: PendingPush[] = [];
   protected pendingPushBytes = 0;

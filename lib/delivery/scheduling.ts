@@ -240,7 +240,7 @@ export abstract class QueueScheduling<T> extends QueueState<T> {
     this.live.delete(le.seq);
     const p = le.push;
     if (le.stored) {
-      this.deleting.add(le.seq);
+      this.deleting.set(le.seq, true);
       this.pendingDeletes.push({ seq: le.seq, ks: le.ks, size: le.size, sent: true });
       this.unwritten++;
       this.scheduleWork();

@@ -3,6 +3,7 @@ import * as net from 'net';
 import type { Duplex } from 'stream';
 import * as tls from 'tls';
 import { createWebSocketStream, WebSocket } from 'ws';
+import { SlotMap } from '../collections';
 import {
   CONNACK,
   CONNACK_REFUSALS,
@@ -73,8 +74,8 @@ export class MqttSocket extends EventEmitter {
   connected = false;
   private readonly stream: Duplex;
   private closed = false;
-  /** In the order sent, so the oldest come first (every request has the same time to answer). */
-  private readonly pending = new Map<number, Pending>();
+  /** A SlotMap, not a Map: one request per publish (lib/collections/slot-map.ts). */
+  private readonly pending = new SlotMap<number, Pending>();
   /** Requests given up on: their ids stay taken until the broker answers, so a late answer settles nothing else. */
   private readonly expired = new Set<number>();
   private readonly ackTimeoutMs: number;
@@ -178,8 +179,11 @@ export class MqttSocket extends EventEmitter {
 
   private expire(): void {
     const now = performance.now();
-    for (const [id, p] of this.pending) {
-      if (p.deadline > now) break;
+    const due: Array<[number, Pending]> = [];
+    this.pending.forEach((p, id) => {
+      if (p.deadline <= now) due.push([id, p]);
+    });
+    for (const [id, p] of inSendOrder(due)) {
       this.pending.delete(id);
       this.expired.add(id);
       p.settle(new Error(`no acknowledgement within ${this.ackTimeoutMs} ms`));
@@ -340,7 +344,7 @@ export class MqttSocket extends EventEmitter {
     clearTimeout(this.connectTimer);
     clearInterval(this.keepaliveTimer);
     clearInterval(this.ackTimer);
-    const pending = [...this.pending.values()].map((p) => p.settle);
+    const pending = inSendOrder(this.pending.entries()).map(([, p]) => p.settle);
     this.pending.clear();
     this.expired.clear();
     const err = new Error('connection closed');
@@ -372,4 +376,9 @@ function openStream(url: string, tlsOptions: TlsOptions | undefined): Duplex {
     host,
     port,
   });
+}
+
+/** Requests in the order they were sent (each has the same time to answer). */
+function inSendOrder(requests: Array<[number, Pending]>): Array<[number, Pending]> {
+  return requests.sort((a, b) => a[1].deadline - b[1].deadline);
 }
