@@ -1,3 +1,5 @@
+import { SlotMap } from '../collections';
+
 export const MAX_DEVICES = 1000;
 export const UPLINKS_KEPT = 20;
 
@@ -38,6 +40,9 @@ interface Entry {
   ring: Float64Array;
   next: number;
   size: number;
+  /** Neighbours in the order of sightings (older, newer). */
+  older: Entry | null;
+  newer: Entry | null;
 }
 
 /**
@@ -46,7 +51,12 @@ interface Entry {
  * test/monitor/monitor.test.ts), about 1.6 MB with every text at its bound (bench idle figure).
  */
 export class LastSeenDevices {
-  private readonly devices = new Map<string, Entry>();
+  // Each uplink moves its device to the newest end. A Map kept in that order (delete, then set) rehashed
+  // its table every thousand uplinks and kept what it held from dying young (lib/collections/slot-map.ts):
+  // a SlotMap finds the entry, a list through the entries keeps the order.
+  private readonly devices = new SlotMap<string, Entry>();
+  private oldest: Entry | null = null;
+  private newest: Entry | null = null;
 
   constructor(
     readonly maxDevices = MAX_DEVICES,
@@ -60,9 +70,12 @@ export class LastSeenDevices {
   record(network: string, seen: DeviceSighting, now = Date.now()): void {
     const devEUI = seen.devEUI.slice(0, MAX_TEXT).toUpperCase();
     let entry = this.devices.get(devEUI);
-    if (entry) this.devices.delete(devEUI);
+    if (entry) this.unlink(entry);
     else {
-      if (this.devices.size >= this.maxDevices) this.devices.delete(this.devices.keys().next().value!);
+      if (this.devices.size >= this.maxDevices && this.oldest) {
+        this.devices.delete(this.oldest.view.devEUI);
+        this.unlink(this.oldest);
+      }
       const view = {
         devEUI,
         network: '',
@@ -73,7 +86,8 @@ export class LastSeenDevices {
         snr: null,
         seenAt: 0,
       };
-      entry = { view, ring: new Float64Array(this.uplinksKept * 3), next: 0, size: 0 };
+      entry = { view, ring: new Float64Array(this.uplinksKept * 3), next: 0, size: 0, older: null, newer: null };
+      this.devices.set(devEUI, entry);
     }
     // Changed in place: a new object per uplink would outlive the young generation (a device's next
     // uplink may come much later) and cost the old generation's collections; `list` hands out copies.
@@ -93,16 +107,14 @@ export class LastSeenDevices {
       entry.next = (entry.next + 1) % this.uplinksKept;
       entry.size = Math.min(entry.size + 1, this.uplinksKept);
     }
-    this.devices.set(devEUI, entry);
+    this.append(entry);
   }
 
   /** Devices whose DevEUI contains `filter` (any case), newest first, at most `limit`. */
   list(filter = '', limit = this.maxDevices): { total: number; devices: DeviceView[] } {
     const wanted = filter.trim().toUpperCase();
-    const all = [...this.devices.values()];
     const out: DeviceView[] = [];
-    for (let i = all.length - 1; i >= 0 && out.length < limit; i--) {
-      const e = all[i];
+    for (let e = this.newest; e && out.length < limit; e = e.older) {
       if (wanted && !e.view.devEUI.includes(wanted)) continue;
       out.push({ ...e.view, uplinks: uplinksOf(e, this.uplinksKept) });
     }
@@ -111,6 +123,22 @@ export class LastSeenDevices {
 
   clear(): void {
     this.devices.clear();
+    this.oldest = this.newest = null;
+  }
+
+  private unlink(e: Entry): void {
+    if (e.older) e.older.newer = e.newer;
+    else this.oldest = e.newer;
+    if (e.newer) e.newer.older = e.older;
+    else this.newest = e.older;
+    e.older = e.newer = null;
+  }
+
+  private append(e: Entry): void {
+    e.older = this.newest;
+    if (this.newest) this.newest.newer = e;
+    else this.oldest = e;
+    this.newest = e;
   }
 }
 
