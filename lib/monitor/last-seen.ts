@@ -86,7 +86,14 @@ export class LastSeenDevices {
         snr: null,
         seenAt: 0,
       };
-      entry = { view, ring: new Float64Array(this.uplinksKept * 3), next: 0, size: 0, older: null, newer: null };
+      entry = {
+        view,
+        ring: new Float64Array(this.uplinksKept * 3),
+        next: 0,
+        size: 0,
+        older: null,
+        newer: null,
+      };
       this.devices.set(devEUI, entry);
     }
     // Changed in place: a new object per uplink would outlive the young generation (a device's next

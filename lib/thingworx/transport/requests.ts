@@ -1,3 +1,4 @@
+import { SlotMap } from '../../collections';
 import { Characteristic, EntityType, MessageCode, type RequestCode } from '../alwayson/constants';
 import { AlwaysOnEncodeError } from '../alwayson/errors';
 import { buildRequestMessage } from '../alwayson/helpers';
@@ -86,7 +87,8 @@ interface Pending {
 /** Requests in flight on one connection, by request id, each with its timeout. */
 export class PendingRequests {
   private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
+  /** A SlotMap, not a Map: a request per uplink (lib/collections/slot-map.ts). */
+  private readonly pending = new SlotMap<number, Pending>();
 
   constructor(private readonly onTimeout: () => void) {}
 
@@ -138,7 +140,11 @@ export class PendingRequests {
 
   /** Reject every request in flight with `failure` (its message prefixed by what each request was). */
   rejectAll(failure: AlwaysOnClientError, cause: unknown): void {
-    const pending = [...this.pending.values()];
+    // In the order they were sent (ids count up; a wrap-around at 2^32 is not worth ordering).
+    const pending = this.pending
+      .entries()
+      .sort((a, b) => a[0] - b[0])
+      .map(([, p]) => p);
     this.pending.clear();
     for (const p of pending) {
       clearTimeout(p.timer);
