@@ -23,6 +23,9 @@ export class SlotMap<K extends SlotKey, V> {
   private hashAt: Int32Array;
   private mask: number;
   private count = 0;
+  /** Deletes since the size was last looked at, and the most entries held since then. */
+  private deletes = 0;
+  private peak = 0;
 
   constructor(capacity = MIN_CAPACITY) {
     const size = Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(capacity)));
@@ -69,7 +72,7 @@ export class SlotMap<K extends SlotKey, V> {
     this.keyAt[i] = key;
     this.valueAt[i] = value;
     this.hashAt[i] = hash;
-    this.count++;
+    if (++this.count > this.peak) this.peak = this.count;
     return this;
   }
 
@@ -90,14 +93,14 @@ export class SlotMap<K extends SlotKey, V> {
     this.keyAt[i] = undefined;
     this.valueAt[i] = undefined;
     this.count--;
-    if (this.count * 8 < mask + 1 && mask + 1 > MIN_CAPACITY) this.resize((mask + 1) / 2);
+    if (++this.deletes >= 4 * (mask + 1)) this.fitToPeak();
     return true;
   }
 
   clear(): void {
     this.keyAt.fill(undefined);
     this.valueAt.fill(undefined);
-    this.count = 0;
+    this.count = this.peak = this.deletes = 0;
   }
 
   forEach(fn: (value: V, key: K) => void): void {
@@ -121,6 +124,20 @@ export class SlotMap<K extends SlotKey, V> {
     return out;
   }
 
+  /**
+   * Once every four capacities' worth of deletes: a table whose entries never passed an eighth of it
+   * meanwhile shrinks to four times that peak. Shrinking as soon as it is mostly empty would resize at
+   * each burst (a read turn's documents come and go together).
+   */
+  private fitToPeak(): void {
+    const capacity = this.mask + 1;
+    if (this.peak * 8 < capacity && capacity > MIN_CAPACITY) {
+      this.resize(Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(Math.max(1, this.peak * 4)))));
+    }
+    this.deletes = 0;
+    this.peak = this.count;
+  }
+
   private find(key: K, hash: number): number {
     for (let i = hash & this.mask; ; i = (i + 1) & this.mask) {
       const k = this.keyAt[i];
@@ -137,6 +154,8 @@ export class SlotMap<K extends SlotKey, V> {
     this.valueAt = new Array<V | undefined>(size).fill(undefined);
     this.hashAt = new Int32Array(size);
     this.mask = size - 1;
+    this.deletes = 0;
+    this.peak = this.count;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i];
       if (k === undefined) continue;

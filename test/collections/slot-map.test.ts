@@ -56,7 +56,7 @@ describe('SlotMap', () => {
     fc.assert(fc.property(opsOf(fc.integer({ min: 0, max: 300 })), sameAsMap));
   });
 
-  it('grows at half full and gives the room back once mostly empty', () => {
+  it('grows at half full, and gives the room back only once it stayed small for a while', () => {
     const m = new SlotMap<number, string>();
     assert.equal(m.capacity, 16);
     for (let i = 0; i < 9; i++) m.set(i, `v${i}`);
@@ -65,11 +65,33 @@ describe('SlotMap', () => {
     assert.equal(m.capacity, 2048);
     for (let i = 0; i < 990; i++) m.delete(i);
     assert.equal(m.size, 10);
-    assert.ok(m.capacity <= 128, `capacity ${m.capacity} after the entries left`);
-    for (let i = 990; i < 1000; i++) assert.equal(m.get(i), `v${i}`);
+    assert.equal(m.capacity, 2048, 'not at once: the next burst may need it');
+    // Ten entries at a time, coming and going: two windows of 4 × 2048 deletes.
+    for (let i = 1000; i < 1000 + 2 * 4 * 2048; i++) {
+      m.set(i, `v${i}`);
+      m.delete(i - 10);
+    }
+    assert.equal(m.size, 10);
+    assert.ok(m.capacity <= 64, `capacity ${m.capacity} once it stayed small`);
+    for (let i = 1000 + 2 * 4 * 2048 - 10; i < 1000 + 2 * 4 * 2048; i++) assert.equal(m.get(i), `v${i}`);
     m.clear();
     assert.equal(m.size, 0);
     assert.equal(m.get(995), undefined);
+  });
+
+  it('keeps its size through bursts that fill and empty it (no resize per burst)', () => {
+    const m = new SlotMap<string, number>();
+    const burst = (n: number) => {
+      for (let i = 0; i < 100; i++) m.set(`doc-${n}-${i}`, i);
+      for (let i = 0; i < 100; i++) m.delete(`doc-${n}-${i}`);
+    };
+    burst(0);
+    const capacity = m.capacity;
+    for (let n = 1; n < 500; n++) {
+      burst(n);
+      assert.equal(m.capacity, capacity, `burst ${n}`);
+    }
+    assert.equal(m.size, 0);
   });
 
   it('entries() can be changed while gone through; forEach sees every entry once', () => {
