@@ -11,7 +11,9 @@ export type Outcome = { ok: true } | { ok: false; reason: string };
 interface Pending {
   copies: number;
   sent: boolean;
-  timer: NodeJS.Timeout;
+  /** performance.now() past which it is refused, and the timeout it was given (for the reason). */
+  deadline: number;
+  timeoutMs: number;
   settle: (outcome: Outcome) => void;
 }
 
@@ -27,11 +29,19 @@ export class PendingDocuments {
   /** A SlotMap, not a Map: one document per uplink (lib/collections/slot-map.ts). */
   private readonly pending = new SlotMap<string, Pending>();
   readonly stats: PendingStats = { open: 0, safe: 0, refused: 0, timedOut: 0, overflow: 0 };
+  /** One timer for every deadline (a timer per document cost each uplink a timer set and cleared). */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepEveryMs = Infinity;
 
   constructor(private readonly max = 10000) {}
 
   get size(): number {
     return this.pending.size;
+  }
+
+  /** Whether the deadlines' timer runs (only while a document is open). */
+  get watching(): boolean {
+    return this.sweepTimer !== undefined;
   }
 
   has(id: string): boolean {
@@ -51,14 +61,13 @@ export class PendingDocuments {
       const p: Pending = {
         copies: 0,
         sent: false,
-        timer: setTimeout(() => {
-          this.stats.timedOut++;
-          this.finish(id, { ok: false, reason: `not stored within ${timeoutMs / 1000} s` });
-        }, timeoutMs),
+        deadline: performance.now() + timeoutMs,
+        timeoutMs,
         settle: resolve,
       };
       this.pending.set(id, p);
       this.stats.open = this.pending.size;
+      this.watch(timeoutMs);
     });
   }
 
@@ -94,6 +103,7 @@ export class PendingDocuments {
   /** Settles everything still open (a redeploy or a stop): nothing was confirmed safe. */
   abandon(reason: string): void {
     for (const [id] of this.pending.entries()) this.finish(id, { ok: false, reason });
+    this.stopWhenIdle();
   }
 
   private finish(id: string, outcome: Outcome): void {
@@ -101,8 +111,36 @@ export class PendingDocuments {
     if (!p) return;
     this.pending.delete(id);
     this.stats.open = this.pending.size;
-    clearTimeout(p.timer);
     if (outcome.ok) this.stats.safe++;
     p.settle(outcome);
+  }
+
+  /** Checks the deadlines every quarter of the shortest timeout (at most every second) while any is open. */
+  private watch(timeoutMs: number): void {
+    const everyMs = Math.max(10, Math.min(1000, timeoutMs / 4));
+    if (this.sweepTimer && everyMs >= this.sweepEveryMs) return;
+    clearInterval(this.sweepTimer);
+    this.sweepEveryMs = everyMs;
+    this.sweepTimer = setInterval(() => this.sweep(), everyMs);
+  }
+
+  private sweep(): void {
+    const now = performance.now();
+    const late: Array<[string, Pending]> = [];
+    this.pending.forEach((p, id) => {
+      if (p.deadline <= now) late.push([id, p]);
+    });
+    for (const [id, p] of late.sort((a, b) => a[1].deadline - b[1].deadline)) {
+      this.stats.timedOut++;
+      this.finish(id, { ok: false, reason: `not stored within ${p.timeoutMs / 1000} s` });
+    }
+    this.stopWhenIdle();
+  }
+
+  private stopWhenIdle(): void {
+    if (this.pending.size > 0) return;
+    clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepEveryMs = Infinity;
   }
 }
