@@ -71,18 +71,21 @@ export class PendingDocuments {
     });
   }
 
+  // Each of these is a no-op for an id not followed (or no longer): the hooks call them for every message.
+
   /** The flow's first send is over: with no copy under way, the flow had nowhere to take it. */
   sent(id: string): void {
     const p = this.pending.get(id);
     if (!p) return;
     p.sent = true;
-    if (p.copies === 0) this.finish(id, { ok: true });
+    if (p.copies === 0) this.finish(id, p, { ok: true });
   }
 
-  /** A copy more is on its way to a node, or in one. */
-  add(id: string): void {
+  /** A copy more is on its way to a node, or in one; false when `id` is not followed. */
+  add(id: string): boolean {
     const p = this.pending.get(id);
     if (p) p.copies++;
+    return p !== undefined;
   }
 
   /** A node has finished with a copy. */
@@ -90,25 +93,24 @@ export class PendingDocuments {
     const p = this.pending.get(id);
     if (!p) return;
     p.copies--;
-    if (p.copies <= 0 && p.sent) this.finish(id, { ok: true });
+    if (p.copies <= 0 && p.sent) this.finish(id, p, { ok: true });
   }
 
   /** A copy was refused (not stored): the document is not safe, whatever the other copies do. */
   refuse(id: string, reason: string): void {
-    if (!this.pending.has(id)) return;
+    const p = this.pending.get(id);
+    if (!p) return;
     this.stats.refused++;
-    this.finish(id, { ok: false, reason });
+    this.finish(id, p, { ok: false, reason });
   }
 
   /** Settles everything still open (a redeploy or a stop): nothing was confirmed safe. */
   abandon(reason: string): void {
-    for (const [id] of this.pending.entries()) this.finish(id, { ok: false, reason });
+    for (const [id, p] of this.pending.entries()) this.finish(id, p, { ok: false, reason });
     this.stopWhenIdle();
   }
 
-  private finish(id: string, outcome: Outcome): void {
-    const p = this.pending.get(id);
-    if (!p) return;
+  private finish(id: string, p: Pending, outcome: Outcome): void {
     this.pending.delete(id);
     this.stats.open = this.pending.size;
     if (outcome.ok) this.stats.safe++;
@@ -132,7 +134,7 @@ export class PendingDocuments {
     });
     for (const [id, p] of late.sort((a, b) => a[1].deadline - b[1].deadline)) {
       this.stats.timedOut++;
-      this.finish(id, { ok: false, reason: `not stored within ${p.timeoutMs / 1000} s` });
+      this.finish(id, p, { ok: false, reason: `not stored within ${p.timeoutMs / 1000} s` });
     }
     this.stopWhenIdle();
   }

@@ -43,18 +43,15 @@ export function ensureHandoverHooks(RED: NodeAPI): boolean {
   // Sends whose copy is between the sender and the receiver, and the messages they deliver.
   const routing = new WeakSet<object>();
   const inTransit = new WeakMap<object, number>();
-  const tracked = (msg: Msg | undefined): string | undefined => {
-    if (book.size === 0 || !msg || typeof msg._msgid !== 'string') return undefined;
-    return book.has(msg._msgid) ? msg._msgid : undefined;
-  };
+  // The message's id while any document is followed; the book ignores ids it does not follow.
+  const idOf = (msg: Msg | undefined): string | undefined =>
+    book.size === 0 || !msg || typeof msg._msgid !== 'string' ? undefined : msg._msgid;
 
   hooks.add(`onSend.${HOOK}`, (events: SendEvent[]) => {
     if (book.size === 0) return;
     for (const e of events) {
-      const id = tracked(e.msg);
-      if (!id) continue;
-      book.add(id);
-      routing.add(e);
+      const id = idOf(e.msg);
+      if (id && book.add(id)) routing.add(e);
     }
   });
   hooks.add(`preDeliver.${HOOK}`, (e: SendEvent) => {
@@ -63,7 +60,7 @@ export function ensureHandoverHooks(RED: NodeAPI): boolean {
     inTransit.set(e.msg, (inTransit.get(e.msg) ?? 0) + 1);
   });
   hooks.add(`onReceive.${HOOK}`, (e: NodeEvent) => {
-    const id = tracked(e.msg);
+    const id = idOf(e.msg);
     if (!id) return;
     const n = inTransit.get(e.msg);
     if (n === undefined) book.add(id);
@@ -71,11 +68,11 @@ export function ensureHandoverHooks(RED: NodeAPI): boolean {
     else inTransit.set(e.msg, n - 1);
   });
   hooks.add(`postReceive.${HOOK}`, (e: NodeEvent) => {
-    const id = tracked(e.msg);
+    const id = idOf(e.msg);
     if (id && e.destination?.node?._expectedDoneCount === 0) book.release(id);
   });
   hooks.add(`onComplete.${HOOK}`, (e: NodeEvent) => {
-    const id = tracked(e.msg);
+    const id = idOf(e.msg);
     if (!id) return;
     const err = e.error as (Error & { [NOT_STORED]?: boolean }) | undefined;
     if (err && err[NOT_STORED]) book.refuse(id, errorMessage(err));
