@@ -56,12 +56,7 @@ export class WmwClient extends EventEmitter implements PlatformClient<WmwBody> {
     return this.mqtt.stop();
   }
 
-  async deliver(entry: QueueEntry<WmwBody>): Promise<DeliveryResult> {
-    try {
-      await this.mqtt.publish(this.uplink, entry.json, 1);
-      return ack();
-    } catch (err) {
-      return retryable(err as Error);
-    }
+  deliver(entry: QueueEntry<WmwBody>): Promise<DeliveryResult> {
+    return this.mqtt.publish(this.uplink, entry.json, 1).then(ack, (err: Error) => retryable(err));
   }
 }

@@ -155,9 +155,10 @@ export class PlatformConnection<T> {
   }
 
   /** `enqueue` of a body already serialised with `JSON.stringify`. */
-  async enqueueJson(key: string, json: string): Promise<void> {
-    await this.queue.pushJson(key, json);
+  enqueueJson(key: string, json: string): Promise<void> {
+    const stored = this.queue.pushJson(key, json);
     this.scheduleStatus();
+    return stored;
   }
 
   addDownlinkListener(user: Node, listener: DownlinkListener): void {

@@ -322,6 +322,15 @@ describe('ThingPark documents: parse and normalise', () => {
     assert.ok(Object.prototype.hasOwnProperty.call(body, '__proto__'));
   });
 
+  it('reads a body behind a byte order mark; a negative zero, as text or as a number, becomes 0', () => {
+    const text =
+      '{"DevEUI_uplink":{"DevEUI":"0018B20000000B20","FPort":2,"LrrSNR":-0,"LrrRSSI":"-0","payload_hex":"00"}}';
+    const doc = normalise('\uFEFF' + text);
+    assert.deepEqual(doc, normalise(`\n ${text} `));
+    assert.ok(Object.is(doc.body.LrrSNR, 0) && Object.is(doc.body.LrrRSSI, 0));
+    assert.equal(JSON.stringify(doc.body.LrrSNR), '0');
+  });
+
   it('never changes the document it is given, and copies nothing when the document is typed already', () => {
     const raw = JSON.parse(UNTYPED_UPLINK.replace('0018B20000000B20', '0018b20000000b20')) as {
       DevEUI_uplink: Record<string, unknown>;

@@ -166,7 +166,8 @@ function typedValue(key: string, value: unknown): unknown {
       ? Number(value.trim()) + 0
       : value;
   }
-  if (typeof value === 'number') return value + 0;
+  // Not `value + 0`: that boxes every fractional number again (a new object per field, twice per uplink).
+  if (typeof value === 'number') return value === 0 ? 0 : value;
   if (!NESTED_RADIO.has(key)) return value;
   if (Array.isArray(value)) {
     let changed = false;
@@ -249,12 +250,17 @@ function validate(type: DocumentType, body: DocumentBody): void {
 }
 
 function connectivityOf(type: DocumentType, body: DocumentBody): Connectivity {
-  if (CELLULAR_FIELDS.some((f) => f in body)) return 'CELLULAR';
+  if (hasAny(body, CELLULAR_FIELDS)) return 'CELLULAR';
   if (typeof body.RAN === 'string' && body.RAN.toUpperCase() === 'CELLULAR') return 'CELLULAR';
-  if (type === 'DevEUI_uplink' && 'payload_hex' in body && !LORA_RADIO_FIELDS.some((f) => f in body)) {
+  if (type === 'DevEUI_uplink' && 'payload_hex' in body && !hasAny(body, LORA_RADIO_FIELDS))
     return 'CELLULAR';
-  }
   return 'LORAWAN';
+}
+
+/** Whether `body` has one of `fields` (a loop, not `some`: no closure per document). */
+function hasAny(body: DocumentBody, fields: readonly string[]): boolean {
+  for (const f of fields) if (f in body) return true;
+  return false;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -19,7 +19,7 @@ const xmlParser = new XMLParser({
  * new ThingPark application server). Returns the raw object, values as they came (strings stay strings).
  */
 export function parseDocumentText(text: string): unknown {
-  const trimmed = text.replace(/^\uFEFF/, '').trim();
+  const trimmed = (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text).trim();
   if (trimmed === '') throw new DocumentError('empty body', 'syntax');
   if (trimmed.startsWith('<')) return parseXml(trimmed);
   try {
