@@ -15,9 +15,9 @@ export type DocumentType = (typeof DOCUMENT_TYPES)[number];
 
 export type Connectivity = 'LORAWAN' | 'CELLULAR';
 
-/** A DevEUI as ThingPark writes it: 16 hexadecimal digits, either case. */
 const DEVEUI_RE = /^[0-9a-fA-F]{16}$/;
 
+/** A DevEUI as ThingPark writes it: 16 hexadecimal digits, either case. */
 export function isDevEUI(value: unknown): value is string {
   return typeof value === 'string' && DEVEUI_RE.test(value);
 }
