@@ -44,10 +44,6 @@ export class PendingDocuments {
     return this.sweepTimer !== undefined;
   }
 
-  has(id: string): boolean {
-    return this.pending.has(id);
-  }
-
   /**
    * Starts following `id`; the promise settles once. Call `sent(id)` after handing the document to
    * the flow. Undefined when too many are open.

@@ -118,12 +118,6 @@ export class SlotMap<K extends SlotKey, V> {
     return out;
   }
 
-  values(): V[] {
-    const out: V[] = [];
-    this.forEach((v) => out.push(v));
-    return out;
-  }
-
   /**
    * Once every four capacities' worth of deletes: a table whose entries never passed an eighth of it
    * meanwhile shrinks to four times that peak. Shrinking as soon as it is mostly empty would resize at

@@ -106,7 +106,10 @@ describe('SlotMap', () => {
       [...Array(100).keys()].filter((i) => i % 2 === 0).reduce((a, b) => a + b, 0),
     );
     assert.deepEqual(
-      m.values().sort((a, b) => a - b),
+      m
+        .entries()
+        .map(([, v]) => v)
+        .sort((a, b) => a - b),
       [...Array(50).keys()].map((i) => 2 * i),
     );
   });
